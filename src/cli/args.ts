@@ -1,0 +1,71 @@
+/**
+ * Command-line parsing on `node:util` `parseArgs` (JSR's `@std/cli` is not
+ * reachable here), with errors turned into {@link UsageError}s.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../errors.ts";
+import { assertNotFuture, type Month, monthRange, parseMonth } from "../month.ts";
+
+/** Option declarations accepted by {@link parseFlags}. */
+export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parsed flag values for the declarations `T`. */
+export type FlagValues<T extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>
+>["values"];
+
+/** Parses `args` against `options`; unknown flags and missing values are usage errors. */
+export function parseFlags<T extends FlagOptions>(
+  command: string,
+  args: string[],
+  options: T,
+): FlagValues<T> {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+  } catch (error) {
+    throw new UsageError(
+      `Cannot parse the arguments of '${command}': ${(error as Error).message}`,
+      {
+        hint: `see deno task ${command} --help`,
+      },
+    );
+  }
+}
+
+/**
+ * Months selected by `--month` or `--from`/`--to`, oldest first.
+ *
+ * @throws {UsageError} for malformed, reversed, future or missing months
+ */
+export function monthsFromFlags(
+  flags: { month?: string | undefined; from?: string | undefined; to?: string | undefined },
+  now: Date,
+): Month[] {
+  if (flags.month !== undefined && (flags.from !== undefined || flags.to !== undefined)) {
+    throw new UsageError("Cannot use --month together with --from/--to", {
+      hint: "give either --month or a --from/--to range",
+    });
+  }
+  if (flags.month !== undefined) {
+    const m = parseMonth(flags.month, "--month");
+    assertNotFuture(m, now, "--month");
+    return [m];
+  }
+  if (flags.from !== undefined || flags.to !== undefined) {
+    if (flags.from === undefined || flags.to === undefined) {
+      throw new UsageError("Cannot use --from without --to (or --to without --from)", {
+        hint: "give both, e.g. --from 2021-01 --to 2021-06",
+      });
+    }
+    const from = parseMonth(flags.from, "--from");
+    const to = parseMonth(flags.to, "--to");
+    assertNotFuture(to, now, "--to");
+    return monthRange(from, to);
+  }
+  throw new UsageError("Missing --month", {
+    hint: "give the month to process, e.g. --month 2021-02 (or --from/--to)",
+  });
+}

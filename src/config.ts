@@ -1,0 +1,357 @@
+/**
+ * One typed configuration object, read once at start-up from the
+ * environment (and `config/.env`, loaded by `deno run --env-file`) and from
+ * `config/pipelines.json`. Every problem is reported at once, each naming the
+ * field and where it was read from. Nothing else in the code base reads
+ * `Deno.env`.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { ConfigError, type ConfigProblem, UsageError } from "./errors.ts";
+import {
+  IDENTIFIER,
+  parsePipelinesFile,
+  type Pipeline,
+  type PipelinesFile,
+  predicateColumns,
+} from "./contract.ts";
+import { compilePredicate, type Predicate, PredicateError } from "./predicate.ts";
+
+/** A pipeline with its predicate compiled and its table resolved. */
+export interface ResolvedPipeline extends Pipeline {
+  /** The validated predicate. */
+  compiled: Predicate;
+}
+
+/** Where months are read from. */
+export type SourceConfig =
+  | { kind: "local"; dataDir: string }
+  | { kind: "s3"; bucket: string; dataDir: string };
+
+/** Redshift load strategies. */
+export const STRATEGIES = ["copy", "insert", "pushdown"] as const;
+
+/** Where rows are loaded. */
+export type WarehouseConfig =
+  | { kind: "pglite"; dir: string }
+  | { kind: "postgres"; url: string }
+  | {
+    kind: "redshift";
+    database: string;
+    workgroup?: string;
+    clusterIdentifier?: string;
+    dbUser?: string;
+    secretArn?: string;
+    region?: string;
+    iamRole?: string;
+    strategy: (typeof STRATEGIES)[number];
+    /** Seconds to wait for one statement. */
+    statementTimeoutSeconds: number;
+  };
+
+/** Where run notifications go. */
+export type NotifyConfig = { kind: "console" } | { kind: "sns"; topicArn: string; region?: string };
+
+/** AWS settings shared by every AWS client. */
+export interface AwsConfig {
+  /** Region for S3 and SNS (`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `REDSHIFT_REGION_CLUSTER`). */
+  region?: string;
+  /** `AWS_ENDPOINT_URL`, for S3-compatible stores and local stand-ins. */
+  endpoint?: string;
+  /** `AWS_ENDPOINT_URL_S3`, S3 only. */
+  s3Endpoint?: string;
+  /** Path-style S3 addressing (`AWS_S3_FORCE_PATH_STYLE`), needed by most S3-compatible servers. */
+  forcePathStyle: boolean;
+}
+
+/** The validated configuration. */
+export interface Config {
+  /** All declared pipelines, in file order. */
+  pipelines: ResolvedPipeline[];
+  /** Path of the pipelines file that was read. */
+  pipelinesFile: string;
+  /** The month source. */
+  source: SourceConfig;
+  /** The warehouse. */
+  warehouse: WarehouseConfig;
+  /** The notifier. */
+  notify: NotifyConfig;
+  /** AWS client settings. */
+  aws: AwsConfig;
+  /** Lowest level logged (`LOG_LEVEL`). */
+  logLevel: "debug" | "info" | "warning" | "error";
+  /** Cron schedule of `deno task serve` (UTC). */
+  schedule: string;
+  /** HTTP port of `deno task serve`. */
+  port: number;
+  /** Values that must never appear in output (redacted by the logger). */
+  secrets: string[];
+}
+
+const ENV = "environment or config/.env";
+
+const EnvSchema = z.object({
+  DATA_DIR: z.string().min(1).default("datasets"),
+  PGLITE_DIR: z.string().min(1).default(".data/warehouse"),
+  PIPELINES_FILE: z.string().min(1).default("config/pipelines.json"),
+  AWS_BUCKET_NAME: z.string().regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    "must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), not a URL",
+  ).optional(),
+  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must look like eu-west-1").optional(),
+  AWS_DEFAULT_REGION: z.string().optional(),
+  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_SESSION_TOKEN: z.string().optional(),
+  TABLE_NAME: z.string().regex(IDENTIFIER, "must match ^[A-Za-z_][A-Za-z0-9_]*$").optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must start with postgres://").optional(),
+  REDSHIFT_WORKGROUP: z.string().min(1).optional(),
+  REDSHIFT_CLUSTER_IDENTIFIER: z.string().min(1).optional(),
+  REDSHIFT_DATABASE: z.string().min(1).optional(),
+  REDSHIFT_DBUSER: z.string().min(1).optional(),
+  REDSHIFT_SECRET_ARN: z.string().startsWith("arn:", "must be a Secrets Manager ARN").optional(),
+  REDSHIFT_REGION_CLUSTER: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must look like eu-west-1")
+    .optional(),
+  REDSHIFT_IAM_ROLE: z.string().startsWith("arn:", "must be an IAM role ARN").optional(),
+  REDSHIFT_LOAD_STRATEGY: z.enum(STRATEGIES).optional(),
+  REDSHIFT_STATEMENT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(900),
+  ARN_SNS_URL_IN_AWS: z.string().regex(
+    /^arn:aws[a-z-]*:sns:/,
+    "must be an SNS topic ARN (arn:aws:sns:...)",
+  )
+    .optional(),
+  LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
+  SCHEDULE: z.string().regex(
+    /^\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*$/,
+    "must be a 5-field cron expression, e.g. '0 10 1 * *'",
+  ).default("0 10 1 * *"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+});
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Environment to read. Default: the process environment. */
+  env?: Record<string, string>;
+}
+
+function problemsOf(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+  source: string,
+  prefix = "",
+): ConfigProblem[] {
+  return issues.map((issue) => {
+    let field = prefix;
+    for (const part of issue.path) {
+      field += typeof part === "number" ? `[${part}]` : `${field ? "." : ""}${String(part)}`;
+    }
+    return { field: field || "(file)", source, message: issue.message };
+  });
+}
+
+async function readPipelines(
+  path: string,
+  problems: ConfigProblem[],
+): Promise<PipelinesFile | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "the file does not exist"
+      : String(error);
+    problems.push({
+      field: "PIPELINES_FILE",
+      source: ENV,
+      message:
+        `cannot read '${path}': ${reason} (set PIPELINES_FILE or restore config/pipelines.json)`,
+    });
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    problems.push({
+      field: "(file)",
+      source: path,
+      message: `not valid JSON: ${(error as Error).message}`,
+    });
+    return undefined;
+  }
+  const parsed = parsePipelinesFile(json);
+  if (!parsed.ok) {
+    problems.push(...problemsOf(parsed.issues, path));
+    return undefined;
+  }
+  return parsed.value;
+}
+
+/**
+ * Reads and validates the whole configuration.
+ *
+ * @throws {ConfigError} listing every problem found
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
+  const raw = options.env ?? Deno.env.toObject();
+  // Empty values count as unset, the way shells and .env files are usually written.
+  const env = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ""));
+  const problems: ConfigProblem[] = [];
+  const parsedEnv = EnvSchema.safeParse(env);
+  if (!parsedEnv.success) problems.push(...problemsOf(parsedEnv.error.issues, ENV));
+  const e = parsedEnv.success ? parsedEnv.data : EnvSchema.parse(
+    Object.fromEntries(
+      Object.entries(env).filter(([k]) => !parsedEnv.error.issues.some((i) => i.path[0] === k)),
+    ),
+  );
+
+  const file = await readPipelines(e.PIPELINES_FILE, problems);
+  const pipelines: ResolvedPipeline[] = [];
+  const tables = new Map<string, string>();
+  file?.pipelines.forEach((p, i) => {
+    const table = i === 0 && e.TABLE_NAME ? e.TABLE_NAME : p.table;
+    const other = tables.get(table.toLowerCase());
+    if (other) {
+      problems.push({
+        field: i === 0 && e.TABLE_NAME ? "TABLE_NAME" : `pipelines[${i}].table`,
+        source: i === 0 && e.TABLE_NAME ? ENV : e.PIPELINES_FILE,
+        message: `table '${table}' is already used by pipeline '${other}'`,
+      });
+    }
+    tables.set(table.toLowerCase(), p.name);
+    try {
+      const compiled = compilePredicate(p.predicate, predicateColumns(p));
+      pipelines.push({ ...p, table, compiled });
+    } catch (error) {
+      if (!(error instanceof PredicateError)) throw error;
+      problems.push({
+        field: `pipelines[${i}].predicate`,
+        source: e.PIPELINES_FILE,
+        message: `'${p.predicate}' is not a valid predicate: ${error.message}`,
+      });
+    }
+  });
+
+  const redshiftKeys = [e.REDSHIFT_WORKGROUP, e.REDSHIFT_CLUSTER_IDENTIFIER].filter(Boolean);
+  if (redshiftKeys.length === 2) {
+    problems.push({
+      field: "REDSHIFT_WORKGROUP",
+      source: ENV,
+      message:
+        "set either REDSHIFT_WORKGROUP (serverless) or REDSHIFT_CLUSTER_IDENTIFIER (provisioned), not both",
+    });
+  }
+  let warehouse: WarehouseConfig = { kind: "pglite", dir: e.PGLITE_DIR };
+  if (redshiftKeys.length > 0) {
+    if (e.DATABASE_URL) {
+      problems.push({
+        field: "DATABASE_URL",
+        source: ENV,
+        message: "set either DATABASE_URL (PostgreSQL) or the REDSHIFT_* variables, not both",
+      });
+    }
+    if (!e.REDSHIFT_DATABASE) {
+      problems.push({
+        field: "REDSHIFT_DATABASE",
+        source: ENV,
+        message: "required when Redshift is configured",
+      });
+    }
+    if (e.REDSHIFT_CLUSTER_IDENTIFIER && !e.REDSHIFT_DBUSER && !e.REDSHIFT_SECRET_ARN) {
+      problems.push({
+        field: "REDSHIFT_DBUSER",
+        source: ENV,
+        message: "a provisioned cluster needs REDSHIFT_DBUSER or REDSHIFT_SECRET_ARN",
+      });
+    }
+    const strategy = e.REDSHIFT_LOAD_STRATEGY ?? (e.REDSHIFT_IAM_ROLE ? "copy" : "insert");
+    if (strategy !== "insert" && !e.REDSHIFT_IAM_ROLE) {
+      problems.push({
+        field: "REDSHIFT_LOAD_STRATEGY",
+        source: ENV,
+        message: `'${strategy}' loads with COPY from S3 and needs REDSHIFT_IAM_ROLE`,
+      });
+    }
+    if (strategy !== "insert" && !e.AWS_BUCKET_NAME) {
+      problems.push({
+        field: "REDSHIFT_LOAD_STRATEGY",
+        source: ENV,
+        message: `'${strategy}' loads with COPY from S3 and needs AWS_BUCKET_NAME`,
+      });
+    }
+    warehouse = {
+      kind: "redshift",
+      database: e.REDSHIFT_DATABASE ?? "",
+      strategy,
+      statementTimeoutSeconds: e.REDSHIFT_STATEMENT_TIMEOUT_SECONDS,
+      ...(e.REDSHIFT_WORKGROUP ? { workgroup: e.REDSHIFT_WORKGROUP } : {}),
+      ...(e.REDSHIFT_CLUSTER_IDENTIFIER
+        ? { clusterIdentifier: e.REDSHIFT_CLUSTER_IDENTIFIER }
+        : {}),
+      ...(e.REDSHIFT_DBUSER ? { dbUser: e.REDSHIFT_DBUSER } : {}),
+      ...(e.REDSHIFT_SECRET_ARN ? { secretArn: e.REDSHIFT_SECRET_ARN } : {}),
+      ...(e.REDSHIFT_REGION_CLUSTER ? { region: e.REDSHIFT_REGION_CLUSTER } : {}),
+      ...(e.REDSHIFT_IAM_ROLE ? { iamRole: e.REDSHIFT_IAM_ROLE } : {}),
+    };
+  } else if (e.DATABASE_URL) {
+    warehouse = { kind: "postgres", url: e.DATABASE_URL };
+  }
+
+  const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? e.REDSHIFT_REGION_CLUSTER;
+  const secrets = [e.AWS_SECRET_ACCESS_KEY, e.AWS_SESSION_TOKEN].filter((s): s is string => !!s);
+  if (e.DATABASE_URL) {
+    try {
+      const password = decodeURIComponent(new URL(e.DATABASE_URL).password);
+      if (password) secrets.push(password, e.DATABASE_URL);
+    } catch {
+      problems.push({ field: "DATABASE_URL", source: ENV, message: "is not a valid URL" });
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    pipelines,
+    pipelinesFile: e.PIPELINES_FILE,
+    source: e.AWS_BUCKET_NAME
+      ? { kind: "s3", bucket: e.AWS_BUCKET_NAME, dataDir: e.DATA_DIR }
+      : { kind: "local", dataDir: e.DATA_DIR },
+    warehouse,
+    notify: e.ARN_SNS_URL_IN_AWS
+      ? { kind: "sns", topicArn: e.ARN_SNS_URL_IN_AWS, ...(region ? { region } : {}) }
+      : { kind: "console" },
+    aws: {
+      ...(region ? { region } : {}),
+      ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}),
+      ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
+      forcePathStyle: e.AWS_S3_FORCE_PATH_STYLE === "true" ||
+        (e.AWS_S3_FORCE_PATH_STYLE === undefined &&
+          !!(e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL)),
+    },
+    logLevel: e.LOG_LEVEL,
+    schedule: e.SCHEDULE,
+    port: e.PORT,
+    secrets,
+  };
+}
+
+/**
+ * Selects pipelines by name.
+ *
+ * @throws {UsageError} when a name is unknown
+ */
+export function selectPipelines(config: Config, name: string | undefined): ResolvedPipeline[] {
+  if (name === undefined) return config.pipelines;
+  const found = config.pipelines.find((p) => p.name === name);
+  if (!found) {
+    throw new UsageError(
+      `Cannot use --pipeline '${name}': no such pipeline in ${config.pipelinesFile} (declared: ${
+        config.pipelines.map((p) => p.name).join(", ")
+      })`,
+      { hint: "use one of the declared names, or omit --pipeline to run them all" },
+    );
+  }
+  return [found];
+}

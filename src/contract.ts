@@ -1,0 +1,281 @@
+/**
+ * The declared shape of a pipeline: which file, which columns of which
+ * types, which rows to keep, where they go. Parsed from
+ * `config/pipelines.json` with zod; unknown keys are refused so a typo never
+ * silently turns a setting off.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+
+/** Column types a contract can declare. */
+export const COLUMN_TYPES = ["string", "int", "float", "bool", "timestamp", "date"] as const;
+
+/** One of {@link COLUMN_TYPES}. */
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+/** Identifiers accepted for tables and columns (validated, then quoted anyway). */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Columns the worker adds to every target table. */
+export const SYSTEM_COLUMNS = ["source_month", "loaded_at", "run_id"] as const;
+
+const identifier = z.string().regex(
+  IDENTIFIER,
+  "must match ^[A-Za-z_][A-Za-z0-9_]*$ (letters, digits, underscore; not starting with a digit)",
+).max(63, "must be at most 63 characters");
+
+const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be YYYY-MM, e.g. 2021-01");
+
+/** One declared column of the CSV file. */
+export interface Column {
+  /** Header name in the file, also the column name in the warehouse. */
+  name: string;
+  /** Value type; values that do not parse are quarantined. */
+  type: ColumnType;
+  /** Whether an empty value is allowed. Default false. */
+  nullable: boolean;
+  /** Longest allowed value, in characters (strings). Redshift VARCHAR gets 4 bytes per character. */
+  max_length?: number | undefined;
+  /** Allowed values (strings); anything else is quarantined. */
+  values?: string[] | undefined;
+}
+
+/** A column computed by the worker from another column. */
+export interface Derived {
+  /** Name of the new column. */
+  name: string;
+  /** `email_domain`: the part after the last `@`, lower-cased (the company behind an address). */
+  kind: "email_domain";
+  /** Source column (a declared string column). */
+  from: string;
+}
+
+/** One pipeline: a monthly file, its contract, its predicate, its table. */
+export interface Pipeline {
+  /** Unique name, used on the command line (`--pipeline events`). */
+  name: string;
+  /** Object key template under the bucket or DATA_DIR, with `{yyyy}` and `{mm}`. */
+  key: string;
+  /** Target table in the warehouse. */
+  table: string;
+  /** SQL boolean expression over the declared and derived columns; matching rows are loaded. */
+  predicate: string;
+  /** First month the scheduler catches up from (`YYYY-MM`). */
+  start_month?: string | undefined;
+  /** Declared columns, in file order. */
+  columns: Column[];
+  /** Computed columns added before loading. Default none. */
+  derived: Derived[];
+  /** Column the warehouse sorts on (Redshift SORTKEY). Default: the first timestamp column. */
+  sort_key?: string | undefined;
+  /** What to do with header columns the contract does not declare. Default `ignore`. */
+  extra_columns: "ignore" | "fail";
+  /** Field delimiter, one character. Default `,`. */
+  delimiter: string;
+  /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
+  generator?: string | undefined;
+}
+
+/** The whole `pipelines.json` file. */
+export interface PipelinesFile {
+  /** Optional JSON-schema pointer for editors. */
+  $schema?: string | undefined;
+  /** The pipelines; names must be unique. */
+  pipelines: Pipeline[];
+}
+
+const ColumnSchema = z.strictObject({
+  /** Header name in the file, also the column name in the warehouse. */
+  name: identifier,
+  /** Value type; values that do not parse are quarantined. */
+  type: z.enum(COLUMN_TYPES),
+  /** Whether an empty value is allowed. Default false. */
+  nullable: z.boolean().default(false),
+  /** Longest allowed value in bytes (strings); sizes Redshift VARCHAR. Default 256. */
+  max_length: z.number().int().min(1).max(65535).optional(),
+  /** Allowed values (strings); anything else is quarantined. */
+  values: z.array(z.string()).min(1).optional(),
+});
+
+const DerivedSchema = z.strictObject({
+  /** Name of the new column. */
+  name: identifier,
+  /** `email_domain`: the part after `@`, lower-cased (the company behind an address). */
+  kind: z.enum(["email_domain"]),
+  /** Source column. */
+  from: identifier,
+});
+
+const PipelineSchema = z.strictObject({
+  /** Unique name, used on the command line (`--pipeline events`). */
+  name: identifier,
+  /** Object key template under the bucket or DATA_DIR, with `{yyyy}` and `{mm}`. */
+  key: z.string().min(1).refine(
+    (k) => k.includes("{yyyy}") && k.includes("{mm}") && !k.startsWith("/") && !k.includes(".."),
+    "must be a relative path containing {yyyy} and {mm}, e.g. {yyyy}/{mm}/events.csv",
+  ),
+  /** Target table in the warehouse. */
+  table: identifier,
+  /** SQL boolean expression over the declared columns; rows where it is true are loaded. */
+  predicate: z.string().min(1),
+  /** First month the scheduler catches up from. */
+  start_month: month.optional(),
+  /** Declared columns, in file order. */
+  columns: z.array(ColumnSchema).min(1),
+  /** Computed columns added before loading. */
+  derived: z.array(DerivedSchema).default([]),
+  /** Column the warehouse sorts on (Redshift SORTKEY). Default: the first timestamp column. */
+  sort_key: identifier.optional(),
+  /** What to do with header columns the contract does not declare. Default `ignore`. */
+  extra_columns: z.enum(["ignore", "fail"]).default("ignore"),
+  /** Field delimiter, one character. Default `,`. */
+  delimiter: z.string().length(1).default(","),
+  /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
+  generator: z.string().optional(),
+}).superRefine((p, ctx) => {
+  const seen = new Set<string>();
+  p.columns.forEach((c, i) => {
+    const lower = c.name.toLowerCase();
+    if (seen.has(lower)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, "name"],
+        message: `duplicate column '${c.name}'`,
+      });
+    }
+    if ((SYSTEM_COLUMNS as readonly string[]).includes(lower)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, "name"],
+        message: `'${c.name}' is reserved for a column the worker adds`,
+      });
+    }
+    seen.add(lower);
+  });
+  p.derived.forEach((d, i) => {
+    if (seen.has(d.name.toLowerCase()) || (SYSTEM_COLUMNS as readonly string[]).includes(d.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["derived", i, "name"],
+        message: `'${d.name}' is already a column`,
+      });
+    }
+    const from = p.columns.find((c) => c.name === d.from);
+    if (!from || from.type !== "string") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["derived", i, "from"],
+        message: `'${d.from}' must be a declared string column`,
+      });
+    }
+    seen.add(d.name.toLowerCase());
+  });
+  if (p.sort_key && !p.columns.some((c) => c.name === p.sort_key)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["sort_key"],
+      message: `'${p.sort_key}' is not a declared column`,
+    });
+  }
+});
+
+const PipelinesFileSchema = z.strictObject({
+  /** Optional JSON-schema pointer for editors. */
+  $schema: z.string().optional(),
+  /** The pipelines; names must be unique. */
+  pipelines: z.array(PipelineSchema).min(1),
+}).superRefine((f, ctx) => {
+  const names = new Set<string>();
+  f.pipelines.forEach((p, i) => {
+    if (names.has(p.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["pipelines", i, "name"],
+        message: `duplicate pipeline '${p.name}'`,
+      });
+    }
+    names.add(p.name);
+  });
+});
+
+/** One problem found in a configuration file. */
+export interface FileIssue {
+  /** Where in the file, e.g. `["pipelines", 0, "columns", 2, "type"]`. */
+  path: Array<string | number>;
+  /** What is wrong. */
+  message: string;
+}
+
+/**
+ * Validates the parsed JSON of a pipelines file (unknown keys are errors).
+ * Returns the pipelines with defaults applied, or zod's list of issues.
+ */
+export function parsePipelinesFile(
+  json: unknown,
+): { ok: true; value: PipelinesFile } | { ok: false; issues: FileIssue[] } {
+  const parsed = PipelinesFileSchema.safeParse(json);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({
+        path: i.path.map((p) => (typeof p === "number" ? p : String(p))),
+        message: i.message,
+      })),
+    };
+  }
+  const value: PipelinesFile = parsed.data;
+  return { ok: true, value };
+}
+
+/** The column the warehouse sorts on: `sort_key`, else the first timestamp column. */
+export function sortKeyOf(p: Pipeline): string | undefined {
+  return p.sort_key ?? p.columns.find((c) => c.type === "timestamp")?.name;
+}
+
+/** A column of a target table. */
+export interface OutputColumn {
+  /** Column name. */
+  name: string;
+  /** Value type. */
+  type: ColumnType;
+  /** Whether NULL is allowed. */
+  nullable: boolean;
+  /** Longest value in characters, when declared. */
+  maxLength?: number;
+}
+
+/** Output columns of a pipeline, in table order: declared, derived, system. */
+export function outputColumns(
+  p: Pipeline,
+): Array<{ name: string; type: ColumnType; nullable: boolean; maxLength?: number }> {
+  return [
+    ...p.columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      nullable: c.nullable,
+      ...(c.max_length ? { maxLength: c.max_length } : {}),
+    })),
+    ...p.derived.map((d) => ({ name: d.name, type: "string" as const, nullable: true })),
+    { name: "source_month", type: "date" as const, nullable: false },
+    { name: "loaded_at", type: "timestamp" as const, nullable: false },
+    { name: "run_id", type: "string" as const, nullable: false, maxLength: 64 },
+  ];
+}
+
+/** Object key of a month's file: `{yyyy}/{mm}/events.csv` -> `2021/02/events.csv`. */
+export function keyFor(p: Pipeline, year: number, month: number): string {
+  return p.key.replaceAll("{yyyy}", String(year)).replaceAll(
+    "{mm}",
+    String(month).padStart(2, "0"),
+  );
+}
+
+/** Columns a predicate may read: the declared ones and the derived ones. */
+export function predicateColumns(p: Pipeline): Array<{ name: string; type: ColumnType }> {
+  return [
+    ...p.columns.map((c) => ({ name: c.name, type: c.type })),
+    ...p.derived.map((d) => ({ name: d.name, type: "string" as const })),
+  ];
+}

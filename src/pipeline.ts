@@ -1,0 +1,258 @@
+/**
+ * One run of one pipeline for one month: locate, stage (scan, check,
+ * quarantine, filter, derive), publish to the data zones, load atomically,
+ * record in the ledger, notify.
+ *
+ * @module
+ */
+
+import type { ResolvedPipeline } from "./config.ts";
+import { messageOf, RunError, type Step } from "./errors.ts";
+import { log, redact } from "./log.ts";
+import { formatMonth, type Month } from "./month.ts";
+import type { Notifier } from "./notify/notifier.ts";
+import type { RunReport } from "./report.ts";
+import { isNetworkError, retry } from "./retry.ts";
+import type { LedgerRow } from "./sinks/sql.ts";
+import type { Warehouse } from "./sinks/warehouse.ts";
+import { processedKey, quarantineKey, type Source } from "./sources/source.ts";
+import { stageMonth } from "./stage.ts";
+
+/** What a run talks to. */
+export interface RunDeps {
+  /** The month source and data zones. */
+  source: Source;
+  /** The warehouse; not touched by dry runs. */
+  warehouse: Warehouse;
+  /** The notifier. */
+  notifier: Notifier;
+  /** Clock; replaceable in tests. */
+  now?: () => Date;
+  /** Scratch folder root. Default: the system temp folder. */
+  tmpDir?: string;
+  /** Retry settings for notifications. */
+  notifyRetry?: { attempts?: number; baseDelayMs?: number };
+}
+
+/** Options of {@link runMonth}. */
+export interface RunOptions {
+  /** Load even when the source is unchanged since the last successful load. */
+  force?: boolean;
+  /** Compute and report the figures; write and load nothing. */
+  dryRun?: boolean;
+}
+
+/** A new run id: UTC time plus randomness, sortable and unique. */
+export function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const rand = crypto.getRandomValues(new Uint8Array(4));
+  return `${stamp}-${[...rand].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+const prepared = new WeakMap<Warehouse, Set<string>>();
+
+async function prepareOnce(warehouse: Warehouse, pipeline: ResolvedPipeline): Promise<void> {
+  const done = prepared.get(warehouse) ?? new Set<string>();
+  prepared.set(warehouse, done);
+  if (done.has(pipeline.name)) return;
+  await warehouse.prepare(pipeline);
+  done.add(pipeline.name);
+}
+
+function ledgerOf(
+  report: RunReport,
+  status: LedgerRow["status"],
+  finishedAt: Date | null,
+): LedgerRow {
+  return {
+    run_id: report.runId,
+    pipeline: report.pipeline,
+    month: report.month,
+    status,
+    source_url: report.source?.url ?? null,
+    source_identity: report.source?.identity ?? null,
+    rows_read: report.rowsRead ?? null,
+    rows_rejected: report.rowsRejected ?? null,
+    rows_matched: report.rowsMatched ?? null,
+    rows_loaded: report.rowsLoaded ?? null,
+    target_table: report.table,
+    strategy: report.strategy,
+    processed_url: report.processedUrl ?? null,
+    quarantine_url: report.quarantineUrl ?? null,
+    step: report.error?.step ?? null,
+    error: report.error ? redact(report.error.message).slice(0, 4000) : null,
+    notification: null,
+    started_at: report.startedAt,
+    finished_at: finishedAt,
+  };
+}
+
+/**
+ * Runs one pipeline for one month and returns its report. Never throws for
+ * a failed run: the failure is in the report (and the ledger, and the alert).
+ */
+export async function runMonth(
+  deps: RunDeps,
+  pipeline: ResolvedPipeline,
+  month: Month,
+  options: RunOptions = {},
+): Promise<RunReport> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const runId = newRunId(startedAt);
+  const logger = log("run").with({
+    pipeline: pipeline.name,
+    month: formatMonth(month),
+    run_id: runId,
+  });
+  const report: RunReport = {
+    runId,
+    pipeline: pipeline.name,
+    month: formatMonth(month),
+    status: "failed",
+    table: pipeline.table,
+    warehouse: deps.warehouse.kind,
+    strategy: deps.warehouse.strategy,
+    warnings: [],
+    startedAt,
+    durationMs: 0,
+  };
+  let step: Step = "locate";
+  const scratch = await Deno.makeTempDir({ dir: deps.tmpDir, prefix: `etl-${pipeline.name}-` });
+  try {
+    const file = await deps.source.locate(pipeline, month);
+    report.source = { url: file.url, identity: file.identity, size: file.size };
+    logger.info("located {url} ({size} bytes)", {
+      url: file.url,
+      size: file.size,
+      identity: file.identity,
+    });
+
+    if (!options.dryRun) {
+      step = "ledger";
+      await prepareOnce(deps.warehouse, pipeline);
+      if (!options.force) {
+        const last = await deps.warehouse.lastSucceeded(pipeline.name, report.month);
+        if (last && last.source_identity === file.identity) {
+          report.status = "skipped";
+          report.skipReason = `unchanged since run ${last.run_id} loaded ${
+            last.rows_loaded ?? "?"
+          } rows on ${last.finished_at?.toISOString() ?? "?"} (use --force to reload)`;
+          report.rowsLoaded = last.rows_loaded ?? undefined;
+          report.durationMs = now().getTime() - startedAt.getTime();
+          await deps.warehouse.recordRun(ledgerOf(report, "skipped", now()));
+          logger.info("skipped: {reason}", { reason: report.skipReason });
+          return report;
+        }
+      }
+      await deps.warehouse.recordRun(ledgerOf(report, "running", null));
+    }
+
+    step = "read";
+    const staged = await stageMonth(file, pipeline, { month, loadedAt: startedAt, runId }, {
+      dir: scratch,
+      open: () => deps.source.open(file),
+    });
+    Object.assign(report, {
+      rowsRead: staged.rowsRead,
+      rowsRejected: staged.rowsRejected,
+      rowsMatched: staged.rowsMatched,
+      reasons: staged.reasons,
+    });
+    report.warnings.push(...staged.warnings);
+    logger.info("staged: {read} read, {rejected} rejected, {matched} matched", {
+      read: staged.rowsRead,
+      rejected: staged.rowsRejected,
+      matched: staged.rowsMatched,
+      reasons: staged.reasons,
+    });
+
+    if (options.dryRun) {
+      report.status = "dry-run";
+      return report;
+    }
+
+    step = "stage";
+    const processed = await deps.source.publish(
+      staged.processedPath,
+      processedKey(pipeline.name, month, runId),
+    );
+    report.processedUrl = processed.url;
+    if (staged.quarantinePath) {
+      const quarantine = await deps.source.publish(
+        staged.quarantinePath,
+        quarantineKey(pipeline.name, month, runId),
+      );
+      report.quarantineUrl = quarantine.url;
+    }
+
+    step = "load";
+    const loaded = await deps.warehouse.loadMonth({
+      pipeline,
+      month,
+      processedPath: staged.processedPath,
+      processedUrl: processed.url,
+      expectedRows: staged.rowsMatched,
+      ledger: ledgerOf({ ...report, rowsLoaded: staged.rowsMatched }, "succeeded", now()),
+    });
+    report.rowsLoaded = loaded;
+    report.status = "succeeded";
+    logger.info("loaded {rows} rows into {table}", { rows: loaded, table: pipeline.table });
+  } catch (error) {
+    report.status = "failed";
+    const known = error instanceof RunError;
+    report.error = {
+      step: known ? error.step : step,
+      class: error instanceof Error ? error.name : "Error",
+      message: redact(known ? error.message : messageOf(error).split("\n")[0]!),
+      ...(known && error.hint ? { hint: error.hint } : {}),
+      transient: known ? error.transient : isNetworkError(error),
+    };
+    logger.error("failed at {step}: {message}", { ...report.error });
+    if (!options.dryRun) {
+      await deps.warehouse.recordRun(ledgerOf(report, "failed", now())).catch((e) =>
+        logger.error("could not record the failure in the ledger: {message}", {
+          message: redact(messageOf(e)),
+        })
+      );
+    }
+  } finally {
+    report.durationMs = now().getTime() - startedAt.getTime();
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
+  if (report.status === "succeeded" || report.status === "failed") await notify(deps, report);
+  return report;
+}
+
+/**
+ * Sends the run's notification with retries. A notification that cannot be
+ * sent never changes the run's outcome: it is logged and recorded in the
+ * ledger as `notify_failed`.
+ */
+export async function notify(deps: RunDeps, report: RunReport): Promise<void> {
+  const logger = log("notify").with({
+    pipeline: report.pipeline,
+    month: report.month,
+    run_id: report.runId,
+  });
+  let outcome = deps.notifier.sentAs;
+  try {
+    await retry(() => deps.notifier.send(report), {
+      attempts: deps.notifyRetry?.attempts ?? 4,
+      baseDelayMs: deps.notifyRetry?.baseDelayMs ?? 500,
+      onRetry: (error, attempt) =>
+        logger.warn("notification attempt {attempt} failed: {message}", {
+          attempt,
+          message: redact(messageOf(error)),
+        }),
+    });
+  } catch (error) {
+    outcome = "notify_failed";
+    logger.error("notification not delivered: {message}", { message: redact(messageOf(error)) });
+  }
+  await deps.warehouse.setNotification(report.runId, outcome).catch((e) =>
+    logger.error("could not record the notification outcome: {message}", {
+      message: redact(messageOf(e)),
+    })
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * What PGlite and PostgreSQL share: the same SQL, the same one-transaction
+ * month replacement guarded by an advisory lock, the same ledger. The two
+ * differ only in how they connect and how COPY receives its bytes.
+ *
+ * @module
+ */
+
+import type { ResolvedPipeline } from "../config.ts";
+import { outputColumns } from "../contract.ts";
+import { MonthBusyError, RunError } from "../errors.ts";
+import { formatMonth } from "../month.ts";
+import { csvChunks } from "./csv_chunks.ts";
+import {
+  createLedgerTable,
+  createTargetTable,
+  deleteMonth,
+  lastSucceeded,
+  type LedgerRow,
+  quoteIdent,
+  recentRuns,
+  setNotification,
+  tableColumns,
+  toLedgerRow,
+  upsertLedger,
+} from "./sql.ts";
+import type { LoadRequest, Warehouse } from "./warehouse.ts";
+
+/** Something that runs SQL with `$n` parameters. */
+export interface SqlExecutor {
+  /** Runs one statement. */
+  query(
+    sql: string,
+    params?: ReadonlyArray<unknown>,
+  ): Promise<{ rows: Record<string, unknown>[]; affectedRows?: number }>;
+}
+
+/** Base of the PostgreSQL-speaking warehouses. */
+export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> implements Warehouse {
+  /** `pglite` or `postgres`. */
+  abstract readonly kind: "pglite" | "postgres";
+  /** Always `copy`. */
+  readonly strategy: string = "copy";
+  /** Short description for logs. */
+  abstract readonly description: string;
+
+  /** Runs `fn` on a connection outside any explicit transaction. */
+  protected abstract session<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs `fn` in one transaction; commits if it returns, rolls back if it throws. */
+  protected abstract transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** COPYs CSV chunks into `table (columns)` inside `tx`; returns rows copied. */
+  protected abstract copyIn(
+    tx: Tx,
+    table: string,
+    columns: string[],
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<number>;
+  /** Releases the connection. */
+  abstract close(): Promise<void>;
+
+  /** Runs `SELECT 1`. */
+  async ping(): Promise<void> {
+    await this.session((db) => db.query("SELECT 1"));
+  }
+
+  /** Creates the ledger and target table when missing; checks existing columns. */
+  async prepare(pipeline: ResolvedPipeline): Promise<void> {
+    await this.session(async (db) => {
+      for (const sql of createLedgerTable("postgres")) await db.query(sql);
+      for (const sql of createTargetTable(pipeline, pipeline.table, "postgres")) {
+        await db.query(sql);
+      }
+      const st = tableColumns(pipeline.table);
+      const have = new Set(
+        (await db.query(st.sql, st.params)).rows.map((r) => String(r.column_name)),
+      );
+      const missing = outputColumns(pipeline).map((c) => c.name).filter((c) =>
+        !have.has(c.toLowerCase()) && !have.has(c)
+      );
+      if (missing.length > 0) {
+        throw new RunError(
+          "load",
+          `Table ${pipeline.table} exists but lacks the contract's column(s) ${missing.join(", ")}`,
+          {
+            hint:
+              `add them (ALTER TABLE ${pipeline.table} ADD COLUMN ...) or point TABLE_NAME/table at a new table`,
+          },
+        );
+      }
+    });
+  }
+
+  /** Latest succeeded ledger row for the pipeline-month. */
+  async lastSucceeded(pipeline: string, month: string): Promise<LedgerRow | undefined> {
+    const st = lastSucceeded(pipeline, month);
+    const rows = await this.session((db) => db.query(st.sql, st.params));
+    return rows.rows[0] ? toLedgerRow(rows.rows[0]) : undefined;
+  }
+
+  /** Upserts a ledger row in its own transaction. */
+  async recordRun(row: LedgerRow): Promise<void> {
+    await this.transaction(async (tx) => {
+      for (const st of upsertLedger(row)) await tx.query(st.sql, st.params);
+    });
+  }
+
+  /** Lock, delete, COPY, check the count, write the ledger: one transaction. */
+  async loadMonth(request: LoadRequest): Promise<number> {
+    const { pipeline, month } = request;
+    const monthText = formatMonth(month);
+    return await this.transaction(async (tx) => {
+      const lock = await tx.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [
+        `${pipeline.table}:${monthText}`,
+      ]);
+      if (lock.rows[0]?.ok !== true) throw new MonthBusyError(pipeline.name, monthText);
+      const del = deleteMonth(pipeline.table, monthText);
+      await tx.query(del.sql, del.params);
+      const columns = outputColumns(pipeline).map((c) => c.name);
+      const loaded = await this.copyIn(
+        tx,
+        pipeline.table,
+        columns,
+        csvChunks(request.processedPath),
+      );
+      if (loaded !== request.expectedRows) {
+        throw new RunError(
+          "load",
+          `Loaded ${loaded} rows into ${pipeline.table} but ${request.expectedRows} were staged; rolled back`,
+          { hint: "run again; if it repeats, the staged file is damaged" },
+        );
+      }
+      for (const st of upsertLedger({ ...request.ledger, rows_loaded: loaded })) {
+        await tx.query(st.sql, st.params);
+      }
+      return loaded;
+    });
+  }
+
+  /** Recent ledger rows. */
+  async runs(options: { pipeline?: string; limit?: number } = {}): Promise<LedgerRow[]> {
+    const st = recentRuns(options.limit ?? 50, options.pipeline);
+    const rows = await this.session((db) => db.query(st.sql, st.params));
+    return rows.rows.map(toLedgerRow);
+  }
+
+  /** Sets the ledger's notification column. */
+  async setNotification(runId: string, value: string): Promise<void> {
+    const st = setNotification(runId, value);
+    await this.session((db) => db.query(st.sql, st.params));
+  }
+
+  /** Runs a read-only query. */
+  async query(
+    sql: string,
+    params: ReadonlyArray<string | number | boolean | null> = [],
+  ): Promise<Record<string, unknown>[]> {
+    return (await this.session((db) => db.query(sql, params))).rows;
+  }
+}
+
+/** `COPY table (cols) FROM ... WITH (FORMAT csv)` text shared by both. */
+export function copySql(table: string, columns: string[], from: string): string {
+  return `COPY ${quoteIdent(table)} (${
+    columns.map(quoteIdent).join(", ")
+  }) FROM ${from} WITH (FORMAT csv)`;
+}

@@ -1,0 +1,283 @@
+/**
+ * The SQL the warehouses share: table definitions from the contract, the
+ * run ledger, the month replacement. PostgreSQL, PGlite and Redshift all run
+ * these statements; where Redshift differs (types, sort keys), the dialect
+ * says so here and nowhere else.
+ *
+ * Identifiers are validated against {@link IDENTIFIER} and double-quoted;
+ * values travel as parameters (`$1`), never spliced into the text.
+ *
+ * @module
+ */
+
+import {
+  type ColumnType,
+  IDENTIFIER,
+  outputColumns,
+  type Pipeline,
+  sortKeyOf,
+} from "../contract.ts";
+
+/** SQL dialects the sinks speak. */
+export type Dialect = "postgres" | "redshift";
+
+/** A statement with positional parameters `$1`, `$2`, ... */
+export interface Statement {
+  /** SQL text. */
+  sql: string;
+  /** Parameter values, in order. */
+  params: Array<string | number | boolean | null>;
+}
+
+/** Name of the run ledger table. */
+export const LEDGER_TABLE = "etl_runs";
+
+/** Statuses a ledger row can have. */
+export type RunStatus = "running" | "succeeded" | "failed" | "skipped";
+
+/** One row of the run ledger. */
+export interface LedgerRow {
+  /** Unique id of the run. */
+  run_id: string;
+  /** Pipeline name. */
+  pipeline: string;
+  /** Month as `YYYY-MM`. */
+  month: string;
+  /** Outcome so far. */
+  status: RunStatus;
+  /** Where the file was read from. */
+  source_url: string | null;
+  /** ETag or size/mtime of the file. */
+  source_identity: string | null;
+  /** Data rows in the file. */
+  rows_read: number | null;
+  /** Rows quarantined. */
+  rows_rejected: number | null;
+  /** Good rows the predicate kept. */
+  rows_matched: number | null;
+  /** Rows written to the table. */
+  rows_loaded: number | null;
+  /** Target table. */
+  target_table: string;
+  /** Load strategy used. */
+  strategy: string;
+  /** Processed Parquet address. */
+  processed_url: string | null;
+  /** Quarantine CSV address. */
+  quarantine_url: string | null;
+  /** Step that failed. */
+  step: string | null;
+  /** Error message (never contains secrets). */
+  error: string | null;
+  /** Notification outcome: `sent`, `printed` or `notify_failed`. */
+  notification: string | null;
+  /** When the run started. */
+  started_at: Date;
+  /** When it ended. */
+  finished_at: Date | null;
+}
+
+/** Ledger columns in table order. */
+export const LEDGER_COLUMNS: ReadonlyArray<keyof LedgerRow> = [
+  "run_id",
+  "pipeline",
+  "month",
+  "status",
+  "source_url",
+  "source_identity",
+  "rows_read",
+  "rows_rejected",
+  "rows_matched",
+  "rows_loaded",
+  "target_table",
+  "strategy",
+  "processed_url",
+  "quarantine_url",
+  "step",
+  "error",
+  "notification",
+  "started_at",
+  "finished_at",
+];
+
+/**
+ * Validates and double-quotes an identifier.
+ *
+ * @throws {Error} when `name` is not a plain identifier
+ */
+export function quoteIdent(name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new Error(`Refusing SQL identifier '${name}': must match ${IDENTIFIER}`);
+  }
+  return `"${name}"`;
+}
+
+/** Column type in a dialect. `maxLength` is in characters; Redshift VARCHAR is sized in bytes. */
+export function sqlType(type: ColumnType, dialect: Dialect, maxLength?: number): string {
+  switch (type) {
+    case "string":
+      if (dialect === "postgres") return "TEXT";
+      // UTF-8 needs up to 4 bytes per character.
+      return `VARCHAR(${Math.min(65535, 4 * (maxLength ?? 256))})`;
+    case "int":
+      return "BIGINT";
+    case "float":
+      return "DOUBLE PRECISION";
+    case "bool":
+      return "BOOLEAN";
+    case "timestamp":
+      return "TIMESTAMPTZ";
+    case "date":
+      return "DATE";
+  }
+}
+
+/** `CREATE TABLE IF NOT EXISTS` for a pipeline's target table (and its month index on PostgreSQL). */
+export function createTargetTable(pipeline: Pipeline, table: string, dialect: Dialect): string[] {
+  const cols = outputColumns(pipeline).map((c) =>
+    `${quoteIdent(c.name)} ${sqlType(c.type, dialect, c.maxLength)}${c.nullable ? "" : " NOT NULL"}`
+  );
+  const sortKey = sortKeyOf(pipeline);
+  if (dialect === "redshift") {
+    const keys = ["source_month", ...(sortKey ? [sortKey] : [])].map(quoteIdent).join(", ");
+    return [
+      `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (${
+        cols.join(", ")
+      }) COMPOUND SORTKEY (${keys})`,
+    ];
+  }
+  return [
+    `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (${cols.join(", ")})`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_source_month_idx`)} ON ${
+      quoteIdent(table)
+    } ("source_month")`,
+  ];
+}
+
+/** `CREATE TABLE IF NOT EXISTS` for the ledger. */
+export function createLedgerTable(dialect: Dialect): string[] {
+  const text = dialect === "redshift" ? "VARCHAR(1024)" : "TEXT";
+  const long = dialect === "redshift" ? "VARCHAR(4096)" : "TEXT";
+  return [
+    `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+  run_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  pipeline VARCHAR(64) NOT NULL,
+  month CHAR(7) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  source_url ${text},
+  source_identity ${text},
+  rows_read BIGINT,
+  rows_rejected BIGINT,
+  rows_matched BIGINT,
+  rows_loaded BIGINT,
+  target_table VARCHAR(128) NOT NULL,
+  strategy VARCHAR(16) NOT NULL,
+  processed_url ${text},
+  quarantine_url ${text},
+  step VARCHAR(16),
+  error ${long},
+  notification VARCHAR(16),
+  started_at TIMESTAMPTZ NOT NULL,
+  finished_at TIMESTAMPTZ
+)`,
+  ];
+}
+
+/** Deletes one month of a target table. */
+export function deleteMonth(table: string, month: string): Statement {
+  return {
+    sql: `DELETE FROM ${quoteIdent(table)} WHERE "source_month" = $1`,
+    params: [`${month}-01`],
+  };
+}
+
+function ledgerValue(row: LedgerRow, key: keyof LedgerRow): string | number | null {
+  const v = row[key];
+  if (v instanceof Date) return v.toISOString();
+  return v as string | number | null;
+}
+
+/** Writes a ledger row, replacing any earlier row with the same run id (two statements). */
+export function upsertLedger(row: LedgerRow): Statement[] {
+  const placeholders = LEDGER_COLUMNS.map((_, i) => `$${i + 1}`).join(", ");
+  return [
+    { sql: `DELETE FROM ${LEDGER_TABLE} WHERE run_id = $1`, params: [row.run_id] },
+    {
+      sql: `INSERT INTO ${LEDGER_TABLE} (${LEDGER_COLUMNS.join(", ")}) VALUES (${placeholders})`,
+      params: LEDGER_COLUMNS.map((k) => ledgerValue(row, k)),
+    },
+  ];
+}
+
+/** The latest successful run of a pipeline-month. */
+export function lastSucceeded(pipeline: string, month: string): Statement {
+  return {
+    sql: `SELECT ${LEDGER_COLUMNS.join(", ")} FROM ${LEDGER_TABLE}
+WHERE pipeline = $1 AND month = $2 AND status = 'succeeded' ORDER BY finished_at DESC LIMIT 1`,
+    params: [pipeline, month],
+  };
+}
+
+/** Recent ledger rows, newest first, optionally for one pipeline. */
+export function recentRuns(limit: number, pipeline?: string): Statement {
+  return pipeline === undefined
+    ? {
+      sql: `SELECT ${
+        LEDGER_COLUMNS.join(", ")
+      } FROM ${LEDGER_TABLE} ORDER BY started_at DESC LIMIT ${Math.floor(limit)}`,
+      params: [],
+    }
+    : {
+      sql: `SELECT ${
+        LEDGER_COLUMNS.join(", ")
+      } FROM ${LEDGER_TABLE} WHERE pipeline = $1 ORDER BY started_at DESC LIMIT ${
+        Math.floor(limit)
+      }`,
+      params: [pipeline],
+    };
+}
+
+/** Sets the notification outcome of a run. */
+export function setNotification(runId: string, value: string): Statement {
+  return {
+    sql: `UPDATE ${LEDGER_TABLE} SET notification = $2 WHERE run_id = $1`,
+    params: [runId, value],
+  };
+}
+
+/** Columns of a table as the database reports them (lower-cased names). */
+export function tableColumns(table: string): Statement {
+  return {
+    sql:
+      `SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
+    params: [table.toLowerCase()],
+  };
+}
+
+/** Turns a database row into a {@link LedgerRow} (numbers and dates normalised). */
+export function toLedgerRow(r: Record<string, unknown>): LedgerRow {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    run_id: String(r.run_id),
+    pipeline: String(r.pipeline),
+    month: String(r.month).trim(),
+    status: String(r.status) as RunStatus,
+    source_url: str(r.source_url),
+    source_identity: str(r.source_identity),
+    rows_read: num(r.rows_read),
+    rows_rejected: num(r.rows_rejected),
+    rows_matched: num(r.rows_matched),
+    rows_loaded: num(r.rows_loaded),
+    target_table: String(r.target_table),
+    strategy: String(r.strategy),
+    processed_url: str(r.processed_url),
+    quarantine_url: str(r.quarantine_url),
+    step: str(r.step),
+    error: str(r.error),
+    notification: str(r.notification),
+    started_at: date(r.started_at)!,
+    finished_at: date(r.finished_at),
+  };
+}

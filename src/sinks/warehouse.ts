@@ -1,0 +1,66 @@
+/**
+ * Where months are loaded: the embedded PGlite, PostgreSQL over the wire, or
+ * Amazon Redshift through the Data API. Chosen from the configuration in
+ * `src/adapters.ts`; nothing else branches on the kind.
+ *
+ * @module
+ */
+
+import type { ResolvedPipeline } from "../config.ts";
+import type { Month } from "../month.ts";
+import type { LedgerRow } from "./sql.ts";
+
+/** What {@link Warehouse.loadMonth} needs. */
+export interface LoadRequest {
+  /** The pipeline (table already resolved). */
+  pipeline: ResolvedPipeline;
+  /** The month to replace. */
+  month: Month;
+  /** Local Parquet file of the rows, in table column order. */
+  processedPath: string;
+  /** Address of the same file in the processed zone (`s3://...` for COPY). */
+  processedUrl: string;
+  /** Rows in the file; a different count after loading aborts the transaction. */
+  expectedRows: number;
+  /** Ledger row written in the same transaction (status `succeeded`, rows_loaded filled in). */
+  ledger: LedgerRow;
+}
+
+/** A warehouse the worker loads into. */
+export interface Warehouse {
+  /** `pglite`, `postgres` or `redshift`. */
+  readonly kind: "pglite" | "postgres" | "redshift";
+  /** Load strategy name recorded in the ledger. */
+  readonly strategy: string;
+  /** Short description for logs (never contains a password). */
+  readonly description: string;
+  /** Checks that the warehouse answers. */
+  ping(): Promise<void>;
+  /**
+   * Creates the ledger and the pipeline's table when missing and checks that
+   * an existing table has the contract's columns.
+   */
+  prepare(pipeline: ResolvedPipeline): Promise<void>;
+  /** The latest successful run of a pipeline-month. */
+  lastSucceeded(pipeline: string, month: string): Promise<LedgerRow | undefined>;
+  /** Writes (inserts or replaces) a ledger row in its own transaction. */
+  recordRun(row: LedgerRow): Promise<void>;
+  /**
+   * Replaces the month in ONE transaction: lock the month, delete its rows,
+   * load the new ones, write the ledger row. Returns rows loaded.
+   *
+   * @throws {MonthBusyError} when another run holds the month
+   */
+  loadMonth(request: LoadRequest): Promise<number>;
+  /** Recent ledger rows, newest first. */
+  runs(options?: { pipeline?: string; limit?: number }): Promise<LedgerRow[]>;
+  /** Records how the run's notification went. */
+  setNotification(runId: string, value: string): Promise<void>;
+  /** Runs a read-only query (insights, notebooks). */
+  query(
+    sql: string,
+    params?: ReadonlyArray<string | number | boolean | null>,
+  ): Promise<Record<string, unknown>[]>;
+  /** Releases connections and locks. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,187 @@
+/**
+ * The heavy part of a run: one lazy, streaming Polars pass over the month's
+ * CSV (local or `s3://`) that checks the contract, applies the predicate,
+ * adds the derived columns and sinks the kept and the rejected rows to one
+ * local Parquet stage. Two cheap passes over that stage then split it into
+ * the processed Parquet (what the warehouse loads) and the quarantine CSV.
+ *
+ * Why one pass: parsing the CSV is the cost. Counting rows read uses Polars'
+ * row-count fast path, which does not parse fields.
+ *
+ * @module
+ */
+
+import pl from "nodejs-polars";
+import type { LazyFrame } from "./polars.ts";
+import { join } from "node:path";
+import { outputColumns } from "./contract.ts";
+import type { ResolvedPipeline } from "./config.ts";
+import { messageOf, RunError } from "./errors.ts";
+import { readHeader } from "./header.ts";
+import type { SourceFile } from "./sources/source.ts";
+import { findRaggedRows } from "./ragged.ts";
+import { checkContract, LINE, RAW_PREFIX, REASON, ROW } from "./transform/contract_check.ts";
+import { addDerived, addSystemColumns, type RunStamp } from "./transform/derive.ts";
+import { keepMatchingOrRejected } from "./transform/filter.ts";
+
+/** What staging produced. */
+export interface StageResult {
+  /** Data rows in the file (header excluded). */
+  rowsRead: number;
+  /** Rows that broke the contract (in the quarantine file). */
+  rowsRejected: number;
+  /** Good rows the predicate kept (in the processed file). */
+  rowsMatched: number;
+  /** Rejected rows per reason, most frequent first. */
+  reasons: Array<{ reason: string; rows: number }>;
+  /** Local Parquet file of the kept rows, in table column order. */
+  processedPath: string;
+  /** Local CSV of the rejected rows (`line,reason,<columns>`), when there are any. */
+  quarantinePath?: string;
+  /** Things worth knowing that did not stop the run (e.g. ignored columns). */
+  warnings: string[];
+}
+
+/** Options of {@link stageMonth}. */
+export interface StageOptions {
+  /** Scratch folder for the stage files (the caller removes it). */
+  dir: string;
+  /** Opens the file as bytes; used only when some rows have too many fields. */
+  open: () => Promise<AsyncIterable<Uint8Array>>;
+}
+
+function firstLine(error: unknown): string {
+  return messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
+}
+
+/** Builds the lazy plan: scan, contract check, predicate, derived and system columns. */
+export function planMonth(
+  file: SourceFile,
+  pipeline: ResolvedPipeline,
+  stamp: RunStamp,
+  header: { names: string[]; raggedRows?: readonly number[] },
+): LazyFrame {
+  const declared = new Set(pipeline.columns.map((c) => c.name));
+  const schema: Record<string, typeof pl.Utf8> = {};
+  header.names.forEach((name, i) => {
+    schema[declared.has(name) ? name : `__ignored_${i}`] = pl.Utf8;
+  });
+  const scan = pl.scanCSV(file.scanPath, {
+    hasHeader: true,
+    sep: pipeline.delimiter,
+    schema,
+    // Strict unless the rows with extra fields are already known: Polars
+    // would otherwise drop their extra fields silently.
+    truncateRaggedLines: header.raggedRows !== undefined,
+    rowIndexName: ROW,
+    encoding: "utf8-lossy",
+    ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
+  });
+  const raw = scan.select(...pipeline.columns.map((c) => c.name), ROW);
+  let lf = checkContract(raw, pipeline.columns, {
+    headerFields: header.names.length,
+    ...(header.raggedRows ? { raggedRows: header.raggedRows } : {}),
+  });
+  const derivedNames = new Set(pipeline.derived.map((d) => d.name));
+  const predicateNeedsDerived = pipeline.compiled.columns.some((c) => derivedNames.has(c));
+  if (predicateNeedsDerived) lf = addDerived(lf, pipeline.derived);
+  lf = keepMatchingOrRejected(lf, pipeline.compiled);
+  if (!predicateNeedsDerived) lf = addDerived(lf, pipeline.derived);
+  return addSystemColumns(lf, stamp);
+}
+
+/**
+ * Stages one month: reads `file`, writes the processed Parquet and the
+ * quarantine CSV under `options.dir`, and counts.
+ *
+ * @throws {RunError} step `read` / `validate` / `stage`
+ */
+export async function stageMonth(
+  file: SourceFile,
+  pipeline: ResolvedPipeline,
+  stamp: RunStamp,
+  options: StageOptions,
+): Promise<StageResult> {
+  const header = await readHeader(file, pipeline);
+  const warnings = header.extra.length
+    ? [`ignored columns not in the contract: ${header.extra.join(", ")}`]
+    : [];
+  const stagePath = join(options.dir, "stage.parquet");
+  const processedPath = join(options.dir, "part-0.parquet");
+  const quarantinePath = join(options.dir, "quarantine.csv");
+  const countPlan = pl.scanCSV(file.scanPath, {
+    hasHeader: true,
+    sep: pipeline.delimiter,
+    inferSchemaLength: 0,
+    truncateRaggedLines: true,
+    encoding: "utf8-lossy",
+    ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
+  }).select(pl.len().alias("rows"));
+  let rowsRead: number;
+  try {
+    try {
+      await planMonth(file, pipeline, stamp, header).sinkParquet(stagePath).collect();
+    } catch (error) {
+      if (!/more fields than defined/.test(messageOf(error))) throw error;
+      const ragged = await findRaggedRows(await options.open(), {
+        delimiter: pipeline.delimiter,
+        expected: header.names.length,
+      });
+      await Deno.remove(stagePath).catch(() => {});
+      await planMonth(file, pipeline, stamp, { ...header, raggedRows: ragged.rows })
+        .sinkParquet(stagePath).collect();
+    }
+    rowsRead = Number((await countPlan.collect()).getColumn("rows").get(0));
+  } catch (error) {
+    throw new RunError("read", `Cannot read ${file.url}: ${firstLine(error)}`, {
+      hint: "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
+      cause: error,
+    });
+  }
+
+  try {
+    const stage = () => pl.scanParquet(stagePath);
+    const totals = await stage().select(
+      pl.len().alias("kept"),
+      pl.col(REASON).count().alias("rejected"),
+    ).collect();
+    const kept = Number(totals.getColumn("kept").get(0));
+    const rowsRejected = Number(totals.getColumn("rejected").get(0));
+    const tableColumns = outputColumns(pipeline).map((c) => c.name);
+    await stage().filter(pl.col(REASON).isNull()).select(...tableColumns).sinkParquet(processedPath)
+      .collect();
+    let reasons: StageResult["reasons"] = [];
+    if (rowsRejected > 0) {
+      const rejected = stage().filter(pl.col(REASON).isNotNull());
+      const byReason = await rejected.groupBy(REASON).agg(pl.len().alias("rows"))
+        .sort("rows", true).collect();
+      reasons = byReason.toRecords().map((r) => ({
+        reason: String(r[REASON]),
+        rows: Number(r.rows),
+      }));
+      await rejected.sort(LINE).select(
+        pl.col(LINE).alias("line"),
+        pl.col(REASON).alias("reason"),
+        ...pipeline.columns.map((c) =>
+          c.type === "string" ? pl.col(c.name) : pl.col(RAW_PREFIX + c.name).alias(c.name)
+        ),
+      ).sinkCSV(quarantinePath).collect();
+    }
+    return {
+      rowsRead,
+      rowsRejected,
+      rowsMatched: kept - rowsRejected,
+      reasons,
+      processedPath,
+      ...(rowsRejected > 0 ? { quarantinePath } : {}),
+      warnings,
+    };
+  } catch (error) {
+    throw new RunError("stage", `Cannot stage ${file.url}: ${firstLine(error)}`, {
+      hint: "check free disk space in the temporary folder",
+      cause: error,
+    });
+  } finally {
+    await Deno.remove(stagePath).catch(() => {});
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Checks raw CSV rows (every field read as text) against the contract.
+ *
+ * Each declared column is parsed to its type; a row that does not fit gets a
+ * reason in {@link REASON} instead of being dropped. Pure: LazyFrame in,
+ * LazyFrame out, no I/O.
+ *
+ * Input columns: the declared names (text) and {@link ROW} (0-based data
+ * row index). Output: the declared names with their types, {@link REASON},
+ * {@link LINE}, and `_raw_<name>` with the original text of every non-text
+ * column on rejected rows (for the quarantine file).
+ *
+ * @module
+ */
+
+import pl from "nodejs-polars";
+import type { Expr, LazyFrame } from "../polars.ts";
+import type { Column } from "../contract.ts";
+
+/** Reason a row was rejected; null on good rows. */
+export const REASON = "_reason";
+/** Line in the file where the row starts (header is line 1). */
+export const LINE = "_line";
+/** 0-based data row index, added by the scan. */
+export const ROW = "_row";
+/** Prefix of the raw text kept for rejected rows. */
+export const RAW_PREFIX = "_raw_";
+
+const TRUE_WORDS = ["true", "t", "yes", "y", "1"];
+const FALSE_WORDS = ["false", "f", "no", "n", "0"];
+
+// deno-lint-ignore no-explicit-any
+const wrap = (native: unknown): Expr => (pl as any)._Expr(native);
+
+/** A typed null literal (`pl.lit` ignores a dtype argument). */
+export function nullOf(dtype: Parameters<Expr["cast"]>[0]): Expr {
+  return pl.lit(null).cast(dtype);
+}
+
+/**
+ * Parses text to a UTC timestamp (microseconds). The common shape
+ * `2021-02-03T04:05:06Z` goes through Polars' fast fixed-format path; only
+ * the rows it rejects are tried against RFC 3339 with offsets and fractions,
+ * then naive forms taken as UTC. Already-parsed rows are null in the later
+ * inputs, which Polars skips for free.
+ */
+export function parseTimestamp(text: Expr): Expr {
+  const strptime = (input: Expr, format: string): Expr =>
+    // deno-lint-ignore no-explicit-any
+    wrap((input as any)._expr.strToDatetime(format, "us", "UTC", false, true, false, undefined));
+  const attempts = [
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%+",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+  ];
+  let parsed = strptime(text, attempts[0]!);
+  for (const format of attempts.slice(1)) {
+    const rest = pl.when(parsed.isNull()).then(text).otherwise(nullOf(pl.Utf8));
+    parsed = parsed.fillNull(strptime(rest, format));
+  }
+  return parsed;
+}
+
+/** Parses `YYYY-MM-DD` text to a date. */
+export function parseDate(text: Expr): Expr {
+  // deno-lint-ignore no-explicit-any
+  return wrap((text as any)._expr.strToDate("%Y-%m-%d", false, true, false));
+}
+
+/** Parses true/false words (true, t, yes, y, 1 / false, f, no, n, 0; any case). */
+export function parseBool(text: Expr): Expr {
+  const lower = text.str.strip().str.toLowerCase();
+  return pl.when(lower.isIn(TRUE_WORDS)).then(pl.lit(true))
+    .when(lower.isIn(FALSE_WORDS)).then(pl.lit(false))
+    .otherwise(nullOf(pl.Bool));
+}
+
+/** The typed value of a column, null when the text does not parse. */
+export function typedValue(column: Column): Expr {
+  const raw = pl.col(column.name);
+  switch (column.type) {
+    case "string":
+      return raw;
+    case "int":
+      return raw.str.strip().cast(pl.Int64, false);
+    case "float": {
+      const value = raw.str.strip().cast(pl.Float64, false);
+      // NaN and infinities parse but are never a real amount.
+      return pl.when(value.isNan().or(value.isInfinite())).then(nullOf(pl.Float64)).otherwise(
+        value,
+      );
+    }
+    case "bool":
+      return parseBool(raw);
+    case "timestamp":
+      return parseTimestamp(raw.str.strip());
+    case "date":
+      return parseDate(raw.str.strip());
+  }
+}
+
+const TYPE_WORD: Record<Column["type"], string> = {
+  string: "text",
+  int: "an integer",
+  float: "a number",
+  bool: "true/false",
+  timestamp: "a timestamp",
+  date: "a date (YYYY-MM-DD)",
+};
+
+/**
+ * One `[condition, reason]` per way a value of `column` can be wrong, in
+ * the order they are reported. `typed` is the parsed value.
+ */
+function checks(column: Column, typed: Expr): Array<[Expr, string]> {
+  const raw = pl.col(column.name);
+  const present = raw.isNotNull().and(raw.neq(pl.lit("")));
+  const out: Array<[Expr, string]> = [];
+  if (column.type === "string") {
+    // The scan decodes lossily: U+FFFD marks bytes that were not UTF-8.
+    out.push([raw.str.contains("\uFFFD", true), `${column.name}: invalid UTF-8`]);
+  }
+  if (!column.nullable) out.push([present.not(), `${column.name}: missing required value`]);
+  if (column.type !== "string") {
+    out.push([present.and(typed.isNull()), `${column.name}: not ${TYPE_WORD[column.type]}`]);
+  }
+  if (column.max_length !== undefined) {
+    out.push([
+      raw.str.lengths().gt(column.max_length),
+      `${column.name}: longer than ${column.max_length} characters`,
+    ]);
+  }
+  if (column.values) {
+    out.push([
+      present.and(raw.isIn(column.values).not()),
+      `${column.name}: not one of ${column.values.join(", ")}`,
+    ]);
+  }
+  return out;
+}
+
+/**
+ * Adds typed columns, the rejection reason and the line number.
+ *
+ * @param raw frame of text columns named after the contract, plus {@link ROW}
+ * @param columns the contract's columns
+ * @param options.headerFields number of fields in the header (for the message)
+ * @param options.raggedRows row indexes known to have too many fields
+ */
+export function checkContract(
+  raw: LazyFrame,
+  columns: readonly Column[],
+  options: { headerFields: number; raggedRows?: readonly number[] },
+): LazyFrame {
+  const typedName = (c: Column) => `__typed_${c.name}`;
+  const withTyped = raw.withColumns(...columns.map((c) => typedValue(c).alias(typedName(c))));
+  const conditions: Array<[Expr, string]> = [];
+  if (options.raggedRows?.length) {
+    conditions.push([
+      pl.col(ROW).isIn([...options.raggedRows]),
+      `too many fields (the header has ${options.headerFields})`,
+    ]);
+  }
+  conditions.push([
+    pl.allHorizontal(columns.map((c) => pl.col(c.name).isNull())),
+    "empty line",
+  ]);
+  for (const c of columns) conditions.push(...checks(c, pl.col(typedName(c))));
+  // deno-lint-ignore no-explicit-any
+  let chain: any = pl.when(conditions[0]![0]).then(pl.lit(conditions[0]![1]));
+  for (const [condition, reason] of conditions.slice(1)) {
+    chain = chain.when(condition).then(pl.lit(reason));
+  }
+  const reason: Expr = chain.otherwise(nullOf(pl.Utf8)).alias(REASON);
+  const rejected = pl.col(REASON).isNotNull();
+  return withTyped
+    .withColumns(reason)
+    .select(
+      ...columns.map((c) => pl.col(typedName(c)).alias(c.name)),
+      pl.col(REASON),
+      pl.col(ROW).add(2).cast(pl.Int64).alias(LINE),
+      ...columns.filter((c) => c.type !== "string").map((c) =>
+        pl.when(rejected).then(pl.col(c.name)).otherwise(nullOf(pl.Utf8)).alias(
+          RAW_PREFIX + c.name,
+        )
+      ),
+    );
+}

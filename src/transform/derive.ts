@@ -1,0 +1,46 @@
+/**
+ * Columns the worker adds: the declared derived columns (e.g. the e-mail
+ * domain) and the system columns every target table carries
+ * (`source_month`, `loaded_at`, `run_id`). Pure.
+ *
+ * @module
+ */
+
+import pl from "nodejs-polars";
+import type { Expr, LazyFrame } from "../polars.ts";
+import type { Derived } from "../contract.ts";
+import { type Month, monthStart } from "../month.ts";
+
+/** The expression of one derived column. */
+export function derivedValue(d: Derived): Expr {
+  switch (d.kind) {
+    case "email_domain":
+      // The company behind an address: what follows the last '@', lower-cased.
+      return pl.col(d.from).str.extract("@([^@\\s]+)$", 1).str.toLowerCase().alias(d.name);
+  }
+}
+
+/** Adds the declared derived columns. */
+export function addDerived(lf: LazyFrame, derived: readonly Derived[]): LazyFrame {
+  return derived.length === 0 ? lf : lf.withColumns(...derived.map(derivedValue));
+}
+
+/** Values of the system columns for one run. */
+export interface RunStamp {
+  /** The month being loaded (stored as its first day). */
+  month: Month;
+  /** When the run started (stored as `loaded_at`). */
+  loadedAt: Date;
+  /** The run id. */
+  runId: string;
+}
+
+/** Adds `source_month`, `loaded_at` and `run_id`. */
+export function addSystemColumns(lf: LazyFrame, stamp: RunStamp): LazyFrame {
+  const first = monthStart(stamp.month).toISOString().slice(0, 10);
+  return lf.withColumns(
+    pl.lit(first).cast(pl.Date).alias("source_month"),
+    pl.lit(stamp.loadedAt).cast(pl.Datetime("us", "UTC")).alias("loaded_at"),
+    pl.lit(stamp.runId).alias("run_id"),
+  );
+}

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadConfig, selectPipelines } from "../src/config.ts";
+import { ConfigError, UsageError } from "../src/errors.ts";
+
+async function withPipelines(json: unknown): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "pipelines.json");
+  await Deno.writeTextFile(path, typeof json === "string" ? json : JSON.stringify(json));
+  return path;
+}
+
+function problemsOf(error: unknown): string[] {
+  assert.ok(error instanceof ConfigError, String(error));
+  return error.problems.map((p) => `${p.field} (${p.source}): ${p.message}`);
+}
+
+Deno.test("loadConfig() with no environment selects the embedded default", async () => {
+  const c = await loadConfig({ env: {} });
+  assert.deepEqual(c.source, { kind: "local", dataDir: "datasets" });
+  assert.deepEqual(c.warehouse, { kind: "pglite", dir: ".data/warehouse" });
+  assert.deepEqual(c.notify, { kind: "console" });
+  assert.deepEqual(c.pipelines.map((p) => [p.name, p.table, p.compiled.sql]), [
+    ["events", "events", `"amount" > 500`],
+    ["transactions", "transactions", `"amount" > 500`],
+  ]);
+  assert.equal(c.schedule, "0 10 1 * *");
+  assert.equal(c.port, 8080);
+  assert.deepEqual(c.secrets, []);
+});
+
+Deno.test("loadConfig() reports every problem at once, each with its field and source", async () => {
+  const pipelinesFile = await withPipelines({
+    pipelines: [{
+      name: "events",
+      key: "events.csv",
+      table: "events",
+      predicate: "amount >",
+      columns: [{ name: "amount", type: "money" }],
+      colour: "blue",
+    }],
+  });
+  const error = await loadConfig({
+    env: {
+      PIPELINES_FILE: pipelinesFile,
+      TABLE_NAME: "events; DROP TABLE x",
+      AWS_REGION: "nowhere",
+      LOG_LEVEL: "loud",
+      AWS_BUCKET_NAME: "s3://my-bucket",
+    },
+  }).catch((e) => e);
+  const problems = problemsOf(error);
+  const text = problems.join("\n");
+  assert.match(text, /^AWS_BUCKET_NAME \(environment or config\/\.env\): must be a bucket name/m);
+  assert.match(text, /^AWS_REGION \(environment or config\/\.env\): must look like eu-west-1/m);
+  assert.match(text, /^TABLE_NAME \(environment or config\/\.env\): must match/m);
+  assert.match(text, /^LOG_LEVEL \(environment or config\/\.env\): /m);
+  assert.match(
+    text,
+    new RegExp(
+      `^pipelines\\[0\\] \\(${pipelinesFile.replaceAll("/", "\\/")}\\): Unrecognized key: "colour"`,
+      "m",
+    ),
+  );
+  assert.match(
+    text,
+    /^pipelines\[0\]\.key \(.*\): must be a relative path containing \{yyyy\} and \{mm\}/m,
+  );
+  assert.match(text, /^pipelines\[0\]\.columns\[0\]\.type \(.*\): Invalid option/m);
+  assert.match((error as ConfigError).message, /^Invalid configuration \(7 problems\):/);
+});
+
+Deno.test("loadConfig() names a missing or broken pipelines file", async () => {
+  const missing = problemsOf(
+    await loadConfig({ env: { PIPELINES_FILE: "/nope/p.json" } }).catch((e) => e),
+  );
+  assert.deepEqual(missing, [
+    "PIPELINES_FILE (environment or config/.env): cannot read '/nope/p.json': the file does not exist (set PIPELINES_FILE or restore config/pipelines.json)",
+  ]);
+  const broken = await withPipelines("{ not json");
+  const bad = problemsOf(await loadConfig({ env: { PIPELINES_FILE: broken } }).catch((e) => e));
+  assert.match(bad[0]!, /^\(file\) \(.*\): not valid JSON/);
+});
+
+Deno.test("loadConfig() reports an invalid predicate with the pipeline's field", async () => {
+  const shipped = JSON.parse(await Deno.readTextFile("config/pipelines.json"));
+  shipped.pipelines[1].predicate = "amount > (SELECT 1)";
+  const file = await withPipelines(shipped);
+  const problems = problemsOf(await loadConfig({ env: { PIPELINES_FILE: file } }).catch((e) => e));
+  assert.equal(problems.length, 1);
+  assert.match(
+    problems[0]!,
+    /^pipelines\[1\]\.predicate .*'amount > \(SELECT 1\)' is not a valid predicate: subqueries are not allowed/,
+  );
+});
+
+Deno.test("loadConfig() applies TABLE_NAME to the first pipeline and refuses a clash", async () => {
+  const c = await loadConfig({ env: { TABLE_NAME: "big_events" } });
+  assert.deepEqual(c.pipelines.map((p) => p.table), ["big_events", "transactions"]);
+  const clash = problemsOf(
+    await loadConfig({ env: { TABLE_NAME: "transactions" } }).catch((e) => e),
+  );
+  assert.match(
+    clash[0]!,
+    /pipelines\[1\]\.table .*table 'transactions' is already used by pipeline 'events'/,
+  );
+});
+
+Deno.test("loadConfig() selects PostgreSQL and Redshift from their variables", async () => {
+  const pg = await loadConfig({ env: { DATABASE_URL: "postgres://etl:s3cret%21@db:5432/x" } });
+  assert.deepEqual(pg.warehouse, { kind: "postgres", url: "postgres://etl:s3cret%21@db:5432/x" });
+  assert.ok(pg.secrets.includes("s3cret!"));
+
+  const rs = await loadConfig({
+    env: {
+      REDSHIFT_WORKGROUP: "wg",
+      REDSHIFT_DATABASE: "dev",
+      REDSHIFT_REGION_CLUSTER: "eu-west-1",
+      REDSHIFT_IAM_ROLE: "arn:aws:iam::1:role/r",
+      AWS_BUCKET_NAME: "bucket-1",
+    },
+  });
+  assert.equal(rs.warehouse.kind, "redshift");
+  assert.equal(rs.warehouse.kind === "redshift" && rs.warehouse.strategy, "copy");
+  assert.equal(rs.aws.region, "eu-west-1");
+
+  const problems = problemsOf(
+    await loadConfig({
+      env: {
+        REDSHIFT_CLUSTER_IDENTIFIER: "c1",
+        REDSHIFT_LOAD_STRATEGY: "pushdown",
+        DATABASE_URL: "postgres://x@y/z",
+      },
+    }).catch((e) => e),
+  );
+  assert.deepEqual(problems.map((p) => p.split(" ")[0]), [
+    "DATABASE_URL",
+    "REDSHIFT_DATABASE",
+    "REDSHIFT_DBUSER",
+    "REDSHIFT_LOAD_STRATEGY",
+    "REDSHIFT_LOAD_STRATEGY",
+  ]);
+});
+
+Deno.test("selectPipelines() returns all, one, or a usage error naming the declared ones", async () => {
+  const c = await loadConfig({ env: {} });
+  assert.equal(selectPipelines(c, undefined).length, 2);
+  assert.equal(selectPipelines(c, "transactions")[0]!.name, "transactions");
+  assert.throws(
+    () => selectPipelines(c, "x"),
+    (e: unknown) => e instanceof UsageError && /declared: events, transactions/.test(e.message),
+  );
+});

@@ -1,0 +1,29 @@
+/**
+ * Small pipelines and files for tests.
+ *
+ * @module
+ */
+
+import type { ResolvedPipeline } from "../../src/config.ts";
+import type { Pipeline } from "../../src/contract.ts";
+import { compilePredicate } from "../../src/predicate.ts";
+import { predicateColumns } from "../../src/contract.ts";
+
+/** A two-column pipeline (`a` int, `b` string) with predicate `a > 1`. */
+export function samplePipeline(overrides: Partial<Pipeline> = {}): ResolvedPipeline {
+  const p: Pipeline = {
+    name: "sample",
+    key: "{yyyy}/{mm}/sample.csv",
+    table: "sample",
+    predicate: "a > 1",
+    columns: [
+      { name: "a", type: "int", nullable: false },
+      { name: "b", type: "string", nullable: true },
+    ],
+    derived: [],
+    extra_columns: "ignore",
+    delimiter: ",",
+    ...overrides,
+  };
+  return { ...p, compiled: compilePredicate(p.predicate, predicateColumns(p)) };
+}

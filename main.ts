@@ -16,6 +16,8 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import("./src/cli/run.ts")).runCommand,
   generate: async () => (await import("./src/cli/generate.ts")).generateCommand,
+  upload: async () => (await import("./src/cli/upload.ts")).uploadCommand,
+  months: async () => (await import("./src/cli/months.ts")).monthsCommand,
 };
 
 /** Runs `argv` and returns the exit code. */

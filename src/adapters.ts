@@ -5,7 +5,14 @@
  * @module
  */
 
+import { S3Client } from "@aws-sdk/client-s3";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { RunError } from "./errors.ts";
+import { S3Source } from "./sources/s3.ts";
 import type { Config } from "./config.ts";
+import { regionOfArn, SnsNotifier } from "./notify/sns.ts";
+import { PostgresWarehouse } from "./sinks/postgres.ts";
 import { ConsoleNotifier } from "./notify/console.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import { PgliteWarehouse } from "./sinks/pglite.ts";
@@ -13,13 +20,70 @@ import type { Warehouse } from "./sinks/warehouse.ts";
 import { LocalSource } from "./sources/local.ts";
 import type { Source } from "./sources/source.ts";
 
+/**
+ * Credentials from the AWS SDK's default chain (environment, shared files,
+ * SSO, container and instance roles), resolved lazily and cached by the SDK.
+ */
+export function awsCredentials(region: string): () => Promise<{
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string | undefined;
+}> {
+  const provider = fromNodeProviderChain({ clientConfig: { region } });
+  return async () => {
+    try {
+      const c = await provider();
+      return {
+        accessKeyId: c.accessKeyId,
+        secretAccessKey: c.secretAccessKey,
+        sessionToken: c.sessionToken,
+      };
+    } catch (error) {
+      throw new RunError(
+        "locate",
+        "No AWS credentials found (environment, ~/.aws, SSO, container or instance role)",
+        {
+          hint:
+            "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in config/.env, or AWS_PROFILE, or run with a role",
+          cause: error,
+        },
+      );
+    }
+  };
+}
+
+/** An S3 client for the configured region and endpoint. */
+export function s3Client(config: Config): S3Client {
+  const endpoint = config.aws.s3Endpoint ?? config.aws.endpoint;
+  const region = config.aws.region ?? "us-east-1";
+  return new S3Client({
+    region,
+    ...(endpoint ? { endpoint } : {}),
+    forcePathStyle: config.aws.forcePathStyle,
+    credentials: awsCredentials(region),
+    // Checksums only where S3 requires them: S3-compatible servers store the
+    // aws-chunked framing of streamed uploads otherwise (see NOTES).
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
 /** The source the configuration selects. */
 export function openSource(config: Config): Source {
   switch (config.source.kind) {
     case "local":
       return new LocalSource(config.source.dataDir);
-    case "s3":
-      throw new Error("S3 source: not built yet");
+    case "s3": {
+      const region = config.aws.region ?? "us-east-1";
+      const endpoint = config.aws.s3Endpoint ?? config.aws.endpoint;
+      return new S3Source(s3Client(config), {
+        bucket: config.source.bucket,
+        region,
+        endpoint,
+        forcePathStyle: config.aws.forcePathStyle,
+        credentials: awsCredentials(region),
+      });
+    }
   }
 }
 
@@ -38,6 +102,7 @@ export async function openWarehouse(
     case "pglite":
       return await PgliteWarehouse.open(config.warehouse.dir, options);
     case "postgres":
+      return await PostgresWarehouse.open(config.warehouse.url);
     case "redshift":
       throw new Error(`${config.warehouse.kind} warehouse: not built yet`);
   }
@@ -48,7 +113,15 @@ export function openNotifier(config: Config): Notifier {
   switch (config.notify.kind) {
     case "console":
       return new ConsoleNotifier();
-    case "sns":
-      throw new Error("SNS notifier: not built yet");
+    case "sns": {
+      const endpoint = config.aws.snsEndpoint ?? config.aws.endpoint;
+      const client = new SNSClient({
+        region: config.notify.region ?? regionOfArn(config.notify.topicArn) ?? "us-east-1",
+        ...(endpoint ? { endpoint } : {}),
+        // Few SDK-level attempts: the notifier's own backoff (src/pipeline.ts) does the waiting.
+        maxAttempts: 2,
+      });
+      return new SnsNotifier(client, config.notify.topicArn);
+    }
   }
 }

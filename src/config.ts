@@ -62,6 +62,10 @@ export interface AwsConfig {
   endpoint?: string;
   /** `AWS_ENDPOINT_URL_S3`, S3 only. */
   s3Endpoint?: string;
+  /** `AWS_ENDPOINT_URL_SNS`, SNS only. */
+  snsEndpoint?: string;
+  /** `AWS_ENDPOINT_URL_REDSHIFT_DATA`, Redshift Data API only. */
+  redshiftDataEndpoint?: string;
   /** Path-style S3 addressing (`AWS_S3_FORCE_PATH_STYLE`), needed by most S3-compatible servers. */
   forcePathStyle: boolean;
 }
@@ -104,6 +108,8 @@ const EnvSchema = z.object({
   AWS_DEFAULT_REGION: z.string().optional(),
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
   AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_SNS: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_REDSHIFT_DATA: z.url({ protocol: /^https?$/ }).optional(),
   AWS_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
@@ -301,6 +307,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   }
 
   const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? e.REDSHIFT_REGION_CLUSTER;
+  if (e.AWS_BUCKET_NAME && !region && !e.AWS_ENDPOINT_URL && !e.AWS_ENDPOINT_URL_S3) {
+    problems.push({
+      field: "AWS_REGION",
+      source: ENV,
+      message: "required when AWS_BUCKET_NAME is set (the bucket's region, e.g. eu-west-1)",
+    });
+  }
   const secrets = [e.AWS_SECRET_ACCESS_KEY, e.AWS_SESSION_TOKEN].filter((s): s is string => !!s);
   if (e.DATABASE_URL) {
     try {
@@ -326,6 +339,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       ...(region ? { region } : {}),
       ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}),
       ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
+      ...(e.AWS_ENDPOINT_URL_SNS ? { snsEndpoint: e.AWS_ENDPOINT_URL_SNS } : {}),
+      ...(e.AWS_ENDPOINT_URL_REDSHIFT_DATA
+        ? { redshiftDataEndpoint: e.AWS_ENDPOINT_URL_REDSHIFT_DATA }
+        : {}),
       forcePathStyle: e.AWS_S3_FORCE_PATH_STYLE === "true" ||
         (e.AWS_S3_FORCE_PATH_STYLE === undefined &&
           !!(e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL)),

@@ -42,6 +42,12 @@ export interface RunOptions {
   dryRun?: boolean;
 }
 
+/**
+ * How long a `running` ledger row keeps other runs off its month. A run
+ * killed without cleaning up (SIGKILL, power loss) frees its month after this.
+ */
+export const RUN_LEASE_MS = 6 * 60 * 60 * 1000;
+
 /** A new run id: UTC time plus randomness, sortable and unique. */
 export function newRunId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -145,7 +151,15 @@ export async function runMonth(
           return report;
         }
       }
-      await deps.warehouse.recordRun(ledgerOf(report, "running", null));
+      const claim = await deps.warehouse.claim(ledgerOf(report, "running", null), RUN_LEASE_MS);
+      if (!claim.ok) {
+        report.status = "skipped";
+        report.skipReason =
+          `busy: run ${claim.holder.run_id} has been processing this month since ${claim.holder.started_at.toISOString()}; this run changed nothing`;
+        report.durationMs = now().getTime() - startedAt.getTime();
+        logger.warn("skipped: {reason}", { reason: report.skipReason });
+        return report;
+      }
     }
 
     step = "read";

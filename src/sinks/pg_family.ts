@@ -12,13 +12,16 @@ import { MonthBusyError, RunError } from "../errors.ts";
 import { formatMonth } from "../month.ts";
 import { csvChunks } from "./csv_chunks.ts";
 import {
+  claimRun,
   createLedgerTable,
   createTargetTable,
   deleteMonth,
   lastSucceeded,
   type LedgerRow,
+  lockLedger,
   quoteIdent,
   recentRuns,
+  runningClaim,
   setNotification,
   tableColumns,
   toLedgerRow,
@@ -95,6 +98,23 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
     const st = lastSucceeded(pipeline, month);
     const rows = await this.session((db) => db.query(st.sql, st.params));
     return rows.rows[0] ? toLedgerRow(rows.rows[0]) : undefined;
+  }
+
+  /** Inserts the run's `running` row unless another fresh claim exists. */
+  async claim(
+    row: LedgerRow,
+    leaseMs: number,
+  ): Promise<{ ok: true } | { ok: false; holder: LedgerRow }> {
+    const staleBefore = new Date(row.started_at.getTime() - leaseMs);
+    return await this.transaction(async (tx) => {
+      await tx.query(lockLedger("postgres"));
+      const holder = runningClaim(row.pipeline, row.month, staleBefore, row.run_id);
+      const found = await tx.query(holder.sql, holder.params);
+      if (found.rows[0]) return { ok: false as const, holder: toLedgerRow(found.rows[0]) };
+      const st = claimRun(row, staleBefore);
+      await tx.query(st.sql, st.params);
+      return { ok: true as const };
+    });
   }
 
   /** Upserts a ledger row in its own transaction. */

@@ -209,6 +209,51 @@ export function upsertLedger(row: LedgerRow): Statement[] {
   ];
 }
 
+/**
+ * Claims a pipeline-month for a run: inserts the run's `running` row unless
+ * another run holds a fresh claim (a `running` row started after
+ * `staleBefore`). Run it after {@link lockLedger} in the same transaction;
+ * then read the row back to know whether the claim was taken.
+ */
+export function claimRun(row: LedgerRow, staleBefore: Date): Statement {
+  const n = LEDGER_COLUMNS.length;
+  const values = LEDGER_COLUMNS.map((_, i) => `$${i + 1}`).join(", ");
+  return {
+    sql: `INSERT INTO ${LEDGER_TABLE} (${LEDGER_COLUMNS.join(", ")}) SELECT ${values}
+WHERE NOT EXISTS (SELECT 1 FROM ${LEDGER_TABLE} WHERE pipeline = $${n + 1} AND month = $${
+      n + 2
+    } AND status = 'running' AND started_at > $${n + 3})`,
+    params: [
+      ...LEDGER_COLUMNS.map((k) => ledgerValue(row, k)),
+      row.pipeline,
+      row.month,
+      staleBefore.toISOString(),
+    ],
+  };
+}
+
+/** Serialises claims on the ledger for the rest of the transaction. */
+export function lockLedger(dialect: Dialect): string {
+  return dialect === "redshift"
+    ? `LOCK ${LEDGER_TABLE}`
+    : `LOCK TABLE ${LEDGER_TABLE} IN SHARE ROW EXCLUSIVE MODE`;
+}
+
+/** The fresh `running` row of another run on a pipeline-month, if any. */
+export function runningClaim(
+  pipeline: string,
+  month: string,
+  staleBefore: Date,
+  runId: string,
+): Statement {
+  return {
+    sql: `SELECT ${LEDGER_COLUMNS.join(", ")} FROM ${LEDGER_TABLE}
+WHERE pipeline = $1 AND month = $2 AND status = 'running' AND started_at > $3 AND run_id <> $4
+ORDER BY started_at LIMIT 1`,
+    params: [pipeline, month, staleBefore.toISOString(), runId],
+  };
+}
+
 /** The latest successful run of a pipeline-month. */
 export function lastSucceeded(pipeline: string, month: string): Statement {
   return {

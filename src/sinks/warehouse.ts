@@ -43,6 +43,12 @@ export interface Warehouse {
   prepare(pipeline: ResolvedPipeline): Promise<void>;
   /** The latest successful run of a pipeline-month. */
   lastSucceeded(pipeline: string, month: string): Promise<LedgerRow | undefined>;
+  /**
+   * Claims the pipeline-month for `row.run_id` by writing its `running` row,
+   * unless another run holds a claim younger than `leaseMs`. Returns that
+   * other run's row when the month is busy.
+   */
+  claim(row: LedgerRow, leaseMs: number): Promise<{ ok: true } | { ok: false; holder: LedgerRow }>;
   /** Writes (inserts or replaces) a ledger row in its own transaction. */
   recordRun(row: LedgerRow): Promise<void>;
   /**

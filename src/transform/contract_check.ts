@@ -37,30 +37,36 @@ export function nullOf(dtype: Parameters<Expr["cast"]>[0]): Expr {
   return pl.lit(null).cast(dtype);
 }
 
+const FAST_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ";
+const OTHER_TIMESTAMPS = [
+  "%+",
+  "%Y-%m-%dT%H:%M:%S%.f",
+  "%Y-%m-%d %H:%M:%S%.f",
+  "%Y-%m-%d %H:%M:%S%.f%#z",
+];
+
+function strptime(input: Expr, format: string): Expr {
+  // deno-lint-ignore no-explicit-any
+  return wrap(
+    (input as any)._expr.strToDatetime(format, "us", "UTC", false, true, false, undefined),
+  );
+}
+
 /**
- * Parses text to a UTC timestamp (microseconds). The common shape
- * `2021-02-03T04:05:06Z` goes through Polars' fast fixed-format path; only
- * the rows it rejects are tried against RFC 3339 with offsets and fractions,
- * then naive forms taken as UTC. Already-parsed rows are null in the later
- * inputs, which Polars skips for free.
+ * Parses text to a UTC timestamp (microseconds): RFC 3339 with `Z` or an
+ * offset and optional fractions, or naive `YYYY-MM-DD[T ]HH:MM:SS` taken as
+ * UTC.
+ *
+ * The common shape `2021-02-03T04:05:06Z` goes through Polars' fast
+ * fixed-format path; the other formats only see the rows it rejected (the
+ * rest are null, which Polars skips for free). The first attempt is
+ * materialised by {@link checkContract} before the others run, otherwise
+ * each nested attempt would re-evaluate the ones before it.
  */
 export function parseTimestamp(text: Expr): Expr {
-  const strptime = (input: Expr, format: string): Expr =>
-    // deno-lint-ignore no-explicit-any
-    wrap((input as any)._expr.strToDatetime(format, "us", "UTC", false, true, false, undefined));
-  const attempts = [
-    "%Y-%m-%dT%H:%M:%SZ",
-    "%+",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f%#z",
-  ];
-  let parsed = strptime(text, attempts[0]!);
-  for (const format of attempts.slice(1)) {
-    const rest = pl.when(parsed.isNull()).then(text).otherwise(nullOf(pl.Utf8));
-    parsed = parsed.fillNull(strptime(rest, format));
-  }
-  return parsed;
+  const fast = strptime(text, FAST_TIMESTAMP);
+  const rest = pl.when(fast.isNull()).then(text).otherwise(nullOf(pl.Utf8));
+  return OTHER_TIMESTAMPS.reduce((acc, format) => acc.fillNull(strptime(rest, format)), fast);
 }
 
 /** Parses `YYYY-MM-DD` text to a date. */
@@ -155,7 +161,35 @@ export function checkContract(
   options: { headerFields: number; raggedRows?: readonly number[] },
 ): LazyFrame {
   const typedName = (c: Column) => `__typed_${c.name}`;
-  const withTyped = raw.withColumns(...columns.map((c) => typedValue(c).alias(typedName(c))));
+  const fastName = (c: Column) => `__fast_${c.name}`;
+  const restName = (c: Column) => `__rest_${c.name}`;
+  const timestamps = columns.filter((c) => c.type === "timestamp");
+  const others = columns.filter((c) => c.type !== "timestamp");
+  // Timestamps in three materialised steps (fast path, leftovers, other formats)
+  // so no step re-evaluates the previous one.
+  const withTyped = raw
+    .withColumns(
+      ...others.map((c) => typedValue(c).alias(typedName(c))),
+      ...timestamps.map((c) =>
+        strptime(pl.col(c.name).str.strip(), FAST_TIMESTAMP).alias(fastName(c))
+      ),
+    )
+    .withColumns(
+      ...timestamps.map((c) =>
+        pl.when(pl.col(fastName(c)).isNull()).then(pl.col(c.name).str.strip()).otherwise(
+          nullOf(pl.Utf8),
+        )
+          .alias(restName(c))
+      ),
+    )
+    .withColumns(
+      ...timestamps.map((c) =>
+        OTHER_TIMESTAMPS.reduce(
+          (acc, format) => acc.fillNull(strptime(pl.col(restName(c)), format)),
+          pl.col(fastName(c)),
+        ).alias(typedName(c))
+      ),
+    );
   const conditions: Array<[Expr, string]> = [];
   if (options.raggedRows?.length) {
     conditions.push([

@@ -1,0 +1,142 @@
+/**
+ * PostgreSQL over the wire (`DATABASE_URL=postgres://...`): `npm:pg`, with
+ * COPY FROM STDIN through `pg-copy-streams` for the rows. Same SQL, same
+ * one-transaction month replacement and ledger as PGlite.
+ *
+ * @module
+ */
+
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { redact } from "../log.ts";
+import { RunError } from "../errors.ts";
+import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
+
+/** A pooled client, as a {@link SqlExecutor}. */
+interface PgExecutor extends SqlExecutor {
+  /** The underlying client (COPY streams need it). */
+  client: pg.PoolClient;
+}
+
+/** Options of {@link PostgresWarehouse.open}. */
+export interface PostgresOptions {
+  /** Connection timeout in ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Statement timeout in ms for every statement. Default: none. */
+  statementTimeoutMs?: number;
+}
+
+/** The PostgreSQL warehouse. */
+export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
+  /** Always `postgres`. */
+  readonly kind = "postgres" as const;
+  /** `PostgreSQL at host:port/db` (no credentials). */
+  readonly description: string;
+
+  private constructor(private readonly pool: pg.Pool, description: string) {
+    super();
+    this.description = description;
+  }
+
+  /**
+   * Connects to `url` and checks that the server answers.
+   *
+   * @throws {RunError} step `load`, transient, when the server cannot be reached
+   */
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresWarehouse> {
+    const parsed = new URL(url);
+    const description = `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    });
+    // A server that goes away must not crash the process through an unhandled 'error' event.
+    pool.on("error", () => {});
+    const warehouse = new PostgresWarehouse(pool, description);
+    try {
+      await warehouse.ping();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw unreachable(description, error);
+    }
+    return warehouse;
+  }
+
+  /** Runs `fn` on a pooled client. */
+  protected override async session<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      return await fn(executor(client));
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Runs `fn` between BEGIN and COMMIT; ROLLBACK when it throws. */
+  protected override async transaction<T>(fn: (tx: PgExecutor) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      const result = await fn(executor(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Streams the CSV chunks into `COPY ... FROM STDIN`. */
+  protected override async copyIn(
+    tx: PgExecutor,
+    table: string,
+    columns: string[],
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<number> {
+    const stream = tx.client.query(copyFrom(copySql(table, columns, "STDIN")));
+    await pipeline(Readable.from(chunks), stream);
+    return Number(stream.rowCount ?? 0);
+  }
+
+  /** Closes every connection. */
+  override async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Gets a client, turning connection failures into a clear transient error. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw unreachable(this.description, error);
+    }
+  }
+}
+
+function executor(client: pg.PoolClient): PgExecutor {
+  return {
+    client,
+    query: async (sql, params = []) => {
+      const r = await client.query(sql, [...params]);
+      return { rows: r.rows, ...(r.rowCount !== null ? { affectedRows: r.rowCount } : {}) };
+    },
+  };
+}
+
+function unreachable(description: string, error: unknown): RunError {
+  const message = redact(error instanceof Error ? error.message : String(error));
+  return new RunError("load", `Cannot reach ${description}: ${message}`, {
+    hint: "check DATABASE_URL and that the server is up; nothing was changed",
+    transient: true,
+    cause: error,
+  });
+}

@@ -13,6 +13,9 @@ import { S3Source } from "./sources/s3.ts";
 import type { Config } from "./config.ts";
 import { regionOfArn, SnsNotifier } from "./notify/sns.ts";
 import { PostgresWarehouse } from "./sinks/postgres.ts";
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { RedshiftWarehouse } from "./sinks/redshift.ts";
+import { RedshiftData } from "./sinks/redshift_data.ts";
 import { ConsoleNotifier } from "./notify/console.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import { PgliteWarehouse } from "./sinks/pglite.ts";
@@ -24,11 +27,13 @@ import type { Source } from "./sources/source.ts";
  * Credentials from the AWS SDK's default chain (environment, shared files,
  * SSO, container and instance roles), resolved lazily and cached by the SDK.
  */
-export function awsCredentials(region: string): () => Promise<{
+export function awsCredentials(config: Config, region: string): () => Promise<{
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string | undefined;
 }> {
+  const fixed = config.aws.credentials;
+  if (fixed) return () => Promise.resolve(fixed);
   const provider = fromNodeProviderChain({ clientConfig: { region } });
   return async () => {
     try {
@@ -60,7 +65,7 @@ export function s3Client(config: Config): S3Client {
     region,
     ...(endpoint ? { endpoint } : {}),
     forcePathStyle: config.aws.forcePathStyle,
-    credentials: awsCredentials(region),
+    credentials: awsCredentials(config, region),
     // Checksums only where S3 requires them: S3-compatible servers store the
     // aws-chunked framing of streamed uploads otherwise (see NOTES).
     requestChecksumCalculation: "WHEN_REQUIRED",
@@ -81,7 +86,7 @@ export function openSource(config: Config): Source {
         region,
         endpoint,
         forcePathStyle: config.aws.forcePathStyle,
-        credentials: awsCredentials(region),
+        credentials: awsCredentials(config, region),
       });
     }
   }
@@ -103,8 +108,30 @@ export async function openWarehouse(
       return await PgliteWarehouse.open(config.warehouse.dir, options);
     case "postgres":
       return await PostgresWarehouse.open(config.warehouse.url);
-    case "redshift":
-      throw new Error(`${config.warehouse.kind} warehouse: not built yet`);
+    case "redshift": {
+      const w = config.warehouse;
+      const endpoint = config.aws.redshiftDataEndpoint ?? config.aws.endpoint;
+      const region = w.region ?? config.aws.region ?? "us-east-1";
+      const client = new RedshiftDataClient({
+        region,
+        ...(endpoint ? { endpoint } : {}),
+        credentials: awsCredentials(config, region),
+        maxAttempts: 5,
+      });
+      const data = new RedshiftData(client, {
+        database: w.database,
+        workgroup: w.workgroup,
+        clusterIdentifier: w.clusterIdentifier,
+        dbUser: w.dbUser,
+        secretArn: w.secretArn,
+      }, { timeoutMs: w.statementTimeoutSeconds * 1000 });
+      const warehouse = new RedshiftWarehouse(
+        data,
+        { strategy: w.strategy, iamRole: w.iamRole, s3Region: config.aws.region },
+        `Redshift ${w.workgroup ?? w.clusterIdentifier}/${w.database}`,
+      );
+      return warehouse;
+    }
   }
 }
 

@@ -68,6 +68,11 @@ export interface AwsConfig {
   redshiftDataEndpoint?: string;
   /** Path-style S3 addressing (`AWS_S3_FORCE_PATH_STYLE`), needed by most S3-compatible servers. */
   forcePathStyle: boolean;
+  /**
+   * Static credentials when `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`
+   * are set; otherwise the SDK's default chain (profiles, SSO, roles) is used.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined };
 }
 
 /** The validated configuration. */
@@ -111,6 +116,7 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL_SNS: z.url({ protocol: /^https?$/ }).optional(),
   AWS_ENDPOINT_URL_REDSHIFT_DATA: z.url({ protocol: /^https?$/ }).optional(),
   AWS_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
   TABLE_NAME: z.string().regex(IDENTIFIER, "must match ^[A-Za-z_][A-Za-z0-9_]*$").optional(),
@@ -342,6 +348,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       ...(e.AWS_ENDPOINT_URL_SNS ? { snsEndpoint: e.AWS_ENDPOINT_URL_SNS } : {}),
       ...(e.AWS_ENDPOINT_URL_REDSHIFT_DATA
         ? { redshiftDataEndpoint: e.AWS_ENDPOINT_URL_REDSHIFT_DATA }
+        : {}),
+      ...(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? {
+          credentials: {
+            accessKeyId: e.AWS_ACCESS_KEY_ID,
+            secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+            sessionToken: e.AWS_SESSION_TOKEN,
+          },
+        }
         : {}),
       forcePathStyle: e.AWS_S3_FORCE_PATH_STYLE === "true" ||
         (e.AWS_S3_FORCE_PATH_STYLE === undefined &&

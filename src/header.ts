@@ -65,7 +65,11 @@ export function matchHeader(
  *
  * @throws {RunError} step `read` when the file is empty or unreadable
  */
-export async function readHeader(file: SourceFile, pipeline: Pipeline): Promise<HeaderMatch> {
+export async function readHeader(
+  file: SourceFile,
+  pipeline: Pipeline,
+  explain?: (error: unknown) => RunError,
+): Promise<HeaderMatch> {
   let names: string[];
   try {
     const lf = pl.scanCSV(file.scanPath, {
@@ -85,6 +89,7 @@ export async function readHeader(file: SourceFile, pipeline: Pipeline): Promise<
         hint: "re-upload the month's file; an empty file usually means an interrupted upload",
       });
     }
+    if (explain) throw explain(error);
     throw new RunError("read", `Cannot read the header of ${file.url}: ${message}`, {
       hint: "check that the file is a CSV with a header line",
       cause: error,

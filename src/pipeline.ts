@@ -126,6 +126,11 @@ export async function runMonth(
   let step: Step = "locate";
   const scratch = await Deno.makeTempDir({ dir: deps.tmpDir, prefix: `etl-${pipeline.name}-` });
   try {
+    if (!options.dryRun) {
+      step = "ledger";
+      await prepareOnce(deps.warehouse, pipeline);
+      step = "locate";
+    }
     const file = await deps.source.locate(pipeline, month);
     report.source = { url: file.url, identity: file.identity, size: file.size };
     logger.info("located {url} ({size} bytes)", {
@@ -136,7 +141,6 @@ export async function runMonth(
 
     if (!options.dryRun) {
       step = "ledger";
-      await prepareOnce(deps.warehouse, pipeline);
       if (!options.force) {
         const last = await deps.warehouse.lastSucceeded(pipeline.name, report.month);
         if (last && last.source_identity === file.identity) {
@@ -166,6 +170,7 @@ export async function runMonth(
     const staged = await stageMonth(file, pipeline, { month, loadedAt: startedAt, runId }, {
       dir: scratch,
       open: () => deps.source.open(file),
+      explain: (at, error) => deps.source.explain(at, file, error),
     });
     Object.assign(report, {
       rowsRead: staged.rowsRead,

@@ -130,6 +130,10 @@ function tokenize(text: string): Token[] {
           i = start;
           fail("unterminated string");
         }
+        if (text[i] === "\\") {
+          // Redshift reads a backslash in a literal as an escape, the others do not.
+          fail("backslashes are not allowed in predicate strings (the engines disagree on them)");
+        }
         if (text[i] === "'") {
           if (text[i + 1] === "'") {
             value += "'";

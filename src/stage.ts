@@ -48,6 +48,8 @@ export interface StageOptions {
   dir: string;
   /** Opens the file as bytes; used only when some rows have too many fields. */
   open: () => Promise<AsyncIterable<Uint8Array>>;
+  /** Turns a read failure into a clear error (the source knows its failure modes). */
+  explain?: (step: "read", error: unknown) => RunError;
 }
 
 function firstLine(error: unknown): string {
@@ -102,7 +104,11 @@ export async function stageMonth(
   stamp: RunStamp,
   options: StageOptions,
 ): Promise<StageResult> {
-  const header = await readHeader(file, pipeline);
+  const header = await readHeader(
+    file,
+    pipeline,
+    options.explain && ((e) => options.explain!("read", e)),
+  );
   const warnings = header.extra.length
     ? [`ignored columns not in the contract: ${header.extra.join(", ")}`]
     : [];
@@ -117,6 +123,12 @@ export async function stageMonth(
     encoding: "utf8-lossy",
     ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
   }).select(pl.len().alias("rows"));
+  if (file.cloudOptions) {
+    // Polars' fast row count downloads a cloud object whole into its local file
+    // cache and later reuses it without checking the ETag (a replaced month
+    // would keep its old count). The slow path streams and counts lines.
+    Deno.env.set("POLARS_NO_FAST_FILE_COUNT", "1");
+  }
   let rowsRead: number;
   try {
     try {
@@ -133,6 +145,8 @@ export async function stageMonth(
     }
     rowsRead = Number((await countPlan.collect()).getColumn("rows").get(0));
   } catch (error) {
+    if (error instanceof RunError) throw error;
+    if (options.explain) throw options.explain("read", error);
     throw new RunError("read", `Cannot read ${file.url}: ${firstLine(error)}`, {
       hint: "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
       cause: error,

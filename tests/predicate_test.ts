@@ -66,6 +66,7 @@ Deno.test("compilePredicate() refuses anything but one boolean expression over k
     ["LOWER(amount) = 'x'", /LOWER needs a string/],
     ["ABS(amount, 1) > 0", /takes 1 argument/],
     ["active AND amount", /AND needs a true\/false condition/],
+    ["country = 'a\\b'", /backslashes are not allowed/],
   ];
   for (const [input, message] of cases) {
     await t.step(input, () => {

@@ -112,6 +112,32 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
+/**
+ * A SQL literal. Strings double their quotes, and on Redshift their
+ * backslashes too (Redshift reads a backslash in a literal as an escape).
+ *
+ * @throws {Error} for non-finite numbers
+ */
+export function literal(value: string | number | boolean | null, dialect: Dialect): string {
+  if (value === null) return "NULL";
+  if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`Refusing non-finite SQL number ${value}`);
+    return String(value);
+  }
+  const body = dialect === "redshift" ? value.replaceAll("\\", "\\\\") : value;
+  return `'${body.replaceAll("'", "''")}'`;
+}
+
+/** Splices a statement's parameters in as escaped literals (Redshift batches take no parameters). */
+export function inline(statement: Statement, dialect: Dialect): string {
+  return statement.sql.replace(/\$(\d+)\b/g, (_, n: string) => {
+    const index = Number(n) - 1;
+    if (index >= statement.params.length) throw new Error(`Missing SQL parameter $${n}`);
+    return literal(statement.params[index]!, dialect);
+  });
+}
+
 /** Column type in a dialect. `maxLength` is in characters; Redshift VARCHAR is sized in bytes. */
 export function sqlType(type: ColumnType, dialect: Dialect, maxLength?: number): string {
   switch (type) {

@@ -8,7 +8,7 @@
 
 import { join, resolve } from "node:path";
 import { keyFor, type Pipeline } from "../contract.ts";
-import { RunError } from "../errors.ts";
+import { messageOf, RunError, type Step } from "../errors.ts";
 import { formatMonth, type Month } from "../month.ts";
 import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
 
@@ -53,6 +53,15 @@ export class LocalSource implements Source {
       });
     }
     return file;
+  }
+
+  /** Local read failures: the file changed, vanished, or is not a complete CSV. */
+  explain(step: Step, file: SourceFile, error: unknown): RunError {
+    const line = messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
+    return new RunError(step, `Cannot read ${file.url}: ${line}`, {
+      hint: "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
+      cause: error,
+    });
   }
 
   /** Opens the file for reading. */

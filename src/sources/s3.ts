@@ -85,7 +85,14 @@ export function isTransientS3Error(error: unknown): boolean {
 export function describeS3Error(step: Step, url: string, bucket: string, error: unknown): RunError {
   const e = error as S3ErrorShape;
   const status = e?.$metadata?.httpStatusCode ?? 0;
-  const text = `${e?.name ?? ""} ${e?.Code ?? ""} ${e?.message ?? String(error)}`;
+  // Errors of HEAD requests have no body: the SDK names them "Unknown".
+  const named = e?.name && !/^(Unknown|UnknownError|\d+)$/.test(e.name) ? e.name : "";
+  const detail = named || e?.Code
+    ? `${named} ${e?.Code ?? ""} ${e?.message ?? ""}`
+    : `${e?.message ?? String(error)}`;
+  const text = /UnknownError|^\s*$/.test(detail) && status
+    ? `HTTP ${status}`
+    : detail.replace(/\bUnknownError\b/, "").trim() || `HTTP ${status}`;
   if (/NoSuchBucket/i.test(text)) {
     return new RunError(step, `Cannot read ${url}: bucket '${bucket}' does not exist`, {
       hint: "check AWS_BUCKET_NAME (and AWS_ENDPOINT_URL for S3-compatible stores)",
@@ -130,6 +137,23 @@ function firstLine(text: string): string {
   return text.trim().split("\n")[0]!.replace(/\s+/g, " ").slice(0, 300);
 }
 
+/**
+ * The short, useful part of a Polars object-store error, e.g.
+ * `503 Service Unavailable` or `error sending request`.
+ */
+export function polarsCloudCause(message: string): { status?: number; text: string } {
+  const status = /non-2xx status code: (\d{3})/.exec(message);
+  if (status) {
+    const phrase = /non-2xx status code: (\d{3} [A-Za-z ]+)/.exec(message);
+    return { status: Number(status[1]), text: phrase ? phrase[1]!.trim() : `HTTP ${status[1]}` };
+  }
+  if (/lacked the necessary privileges/.test(message)) return { status: 403, text: "HTTP 403" };
+  if (/not found/i.test(message)) return { status: 404, text: "not found" };
+  const http = /HTTP error: ([^(]+)/.exec(message);
+  if (http) return { text: http[1]!.trim() };
+  return { text: message.split("\n")[0]!.slice(0, 300) };
+}
+
 /** A {@link Source} over an S3 bucket. */
 export class S3Source implements Source {
   /** Always `s3`. */
@@ -163,6 +187,10 @@ export class S3Source implements Source {
       aws_region: this.options.region,
       aws_access_key_id: c.accessKeyId,
       aws_secret_access_key: c.secretAccessKey,
+      // Polars has no request timeout by default: a stalled server would hang
+      // the run. The timeout covers a whole 32 MiB ranged GET, hence generous.
+      timeout: "120s",
+      max_retries: "5",
     };
     if (c.sessionToken) o.aws_session_token = c.sessionToken;
     if (this.options.endpoint) {
@@ -171,6 +199,23 @@ export class S3Source implements Source {
     }
     if (this.options.forcePathStyle) o.aws_virtual_hosted_style_request = "false";
     return o;
+  }
+
+  /** Classifies SDK and Polars failures (access, bucket, region, transient). */
+  explain(step: Step, file: SourceFile, error: unknown): RunError {
+    if (error instanceof RunError) return error;
+    const message = (error as Error)?.message ?? String(error);
+    if (/object-store error|Generic S3 error|HTTP error/.test(message)) {
+      const cause = polarsCloudCause(message);
+      const shaped = {
+        name: cause.status === 403 ? "AccessDenied" : "",
+        message: cause.text,
+        $metadata: { httpStatusCode: cause.status ?? 0 },
+        code: cause.status ? "" : "ECONNRESET",
+      };
+      return describeS3Error(step, file.url, this.options.bucket, shaped);
+    }
+    return describeS3Error(step, file.url, this.options.bucket, error);
   }
 
   /** HeadObject on the month's key. */

@@ -7,6 +7,7 @@
  */
 
 import type { Pipeline } from "../contract.ts";
+import type { RunError, Step } from "../errors.ts";
 import type { Month } from "../month.ts";
 
 /** One month's file, located and identified. */
@@ -41,6 +42,11 @@ export interface Source {
    * @throws {RunError} step `locate` when there is no file
    */
   locate(pipeline: Pipeline, month: Month): Promise<SourceFile>;
+  /**
+   * Turns a failure while reading `file` (from the SDK or from Polars) into a
+   * {@link RunError} that names the cause and says whether a retry may help.
+   */
+  explain(step: Step, file: SourceFile, error: unknown): RunError;
   /** Opens the file's bytes as a stream. */
   open(file: SourceFile): Promise<AsyncIterable<Uint8Array>>;
   /** Every month that has a file for `pipeline`, oldest first. */

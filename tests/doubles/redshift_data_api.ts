@@ -417,8 +417,10 @@ export async function startRedshiftDataApi(
       connectionString: options.databaseUrl,
       types: rawTypes,
       // Redshift sessions are UTC; stl_load_errors lives in schema redshift_double.
+      // Redshift treats a backslash in a string literal as an escape, like PostgreSQL
+      // with standard_conforming_strings off.
       options: forStatements
-        ? `-c TimeZone=UTC -c DateStyle=ISO,MDY -c search_path="$user",public${
+        ? `-c TimeZone=UTC -c DateStyle=ISO,MDY -c standard_conforming_strings=off -c escape_string_warning=off -c search_path="$user",public${
           useStl ? ",redshift_double" : ""
         }`
         : "-c TimeZone=UTC",

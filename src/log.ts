@@ -98,16 +98,31 @@ export interface LoggingOptions {
   sink?: LogSink;
 }
 
-/** Configures logging once per process (later calls reconfigure). */
-export async function setupLogging(options: LoggingOptions = {}): Promise<void> {
-  await configure({
-    reset: true,
-    sinks: { out: options.sink ?? stderrJsonSink() },
-    loggers: [
-      { category: ["etl"], sinks: ["out"], lowestLevel: options.level ?? "info" },
-      { category: ["logtape", "meta"], sinks: ["out"], lowestLevel: "warning" },
-    ],
-  });
+let configured: { level: string; sink: LogSink | undefined; done: Promise<void> } | undefined;
+
+/**
+ * Configures logging for the process. Calling it again with the same
+ * settings is a no-op (commands may run concurrently in one process); other
+ * settings reconfigure once the previous configuration is done.
+ */
+export function setupLogging(options: LoggingOptions = {}): Promise<void> {
+  const level = options.level ?? "info";
+  if (configured && configured.level === level && configured.sink === options.sink) {
+    return configured.done;
+  }
+  const previous = configured?.done ?? Promise.resolve();
+  const done = previous.catch(() => {}).then(() =>
+    configure({
+      reset: true,
+      sinks: { out: options.sink ?? stderrJsonSink() },
+      loggers: [
+        { category: ["etl"], sinks: ["out"], lowestLevel: level },
+        { category: ["logtape", "meta"], sinks: ["out"], lowestLevel: "warning" },
+      ],
+    })
+  );
+  configured = { level, sink: options.sink, done };
+  return done;
 }
 
 /** The worker's logger, or a child of it (`log("pipeline")`). */

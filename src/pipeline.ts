@@ -61,7 +61,13 @@ async function prepareOnce(warehouse: Warehouse, pipeline: ResolvedPipeline): Pr
   const done = prepared.get(warehouse) ?? new Set<string>();
   prepared.set(warehouse, done);
   if (done.has(pipeline.name)) return;
-  await warehouse.prepare(pipeline);
+  // Two workers creating the same table at once can collide inside the
+  // catalogue ("duplicate key ... pg_type"); the second attempt sees the table.
+  await retry(() => warehouse.prepare(pipeline), {
+    attempts: 3,
+    baseDelayMs: 200,
+    isTransient: (e) => /already exists|duplicate key|concurrent/i.test(messageOf(e)),
+  });
   done.add(pipeline.name);
 }
 
@@ -143,7 +149,9 @@ export async function runMonth(
       step = "ledger";
       if (!options.force) {
         const last = await deps.warehouse.lastSucceeded(pipeline.name, report.month);
-        if (last && last.source_identity === file.identity) {
+        if (
+          last && last.source_identity === file.identity && last.target_table === pipeline.table
+        ) {
           report.status = "skipped";
           report.skipReason = `unchanged since run ${last.run_id} loaded ${
             last.rows_loaded ?? "?"
@@ -244,11 +252,57 @@ export async function runMonth(
 }
 
 /**
+ * Reports (and alerts) a pipeline-month that could not even start because
+ * the warehouse is unreachable. Nothing can be recorded in the ledger.
+ */
+export async function failUnreachable(
+  deps: Pick<RunDeps, "notifier" | "notifyRetry" | "now"> & {
+    warehouseKind: string;
+    strategy: string;
+  },
+  pipeline: ResolvedPipeline,
+  month: Month,
+  error: unknown,
+): Promise<RunReport> {
+  const startedAt = (deps.now ?? (() => new Date()))();
+  const known = error instanceof RunError;
+  const report: RunReport = {
+    runId: newRunId(startedAt),
+    pipeline: pipeline.name,
+    month: formatMonth(month),
+    status: "failed",
+    table: pipeline.table,
+    warehouse: deps.warehouseKind,
+    strategy: deps.strategy,
+    warnings: [],
+    startedAt,
+    durationMs: 0,
+    error: {
+      step: known ? error.step : "load",
+      class: error instanceof Error ? error.name : "Error",
+      message: redact(messageOf(error).split("\n")[0]!),
+      ...(known && error.hint ? { hint: error.hint } : {}),
+      transient: known ? error.transient : isNetworkError(error),
+    },
+  };
+  log("run").error("{pipeline} {month} cannot start: {message}", {
+    pipeline: report.pipeline,
+    month: report.month,
+    message: report.error!.message,
+  });
+  await notify(deps, report);
+  return report;
+}
+
+/**
  * Sends the run's notification with retries. A notification that cannot be
  * sent never changes the run's outcome: it is logged and recorded in the
  * ledger as `notify_failed`.
  */
-export async function notify(deps: RunDeps, report: RunReport): Promise<void> {
+export async function notify(
+  deps: Pick<RunDeps, "notifier" | "notifyRetry"> & { warehouse?: Warehouse },
+  report: RunReport,
+): Promise<void> {
   const logger = log("notify").with({
     pipeline: report.pipeline,
     month: report.month,
@@ -269,7 +323,7 @@ export async function notify(deps: RunDeps, report: RunReport): Promise<void> {
     outcome = "notify_failed";
     logger.error("notification not delivered: {message}", { message: redact(messageOf(error)) });
   }
-  await deps.warehouse.setNotification(report.runId, outcome).catch((e) =>
+  await deps.warehouse?.setNotification(report.runId, outcome).catch((e) =>
     logger.error("could not record the notification outcome: {message}", {
       message: redact(messageOf(e)),
     })

@@ -11,7 +11,7 @@
 import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config.ts";
 import { addSecrets, setupLogging } from "../log.ts";
-import { runMonth } from "../pipeline.ts";
+import { failUnreachable, runMonth } from "../pipeline.ts";
 import { type RunReport, summaryLine } from "../report.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
@@ -66,10 +66,30 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
   const dryRun = flags["dry-run"] ?? false;
 
   const source = openSource(config);
-  const warehouse: Warehouse = await openWarehouse(config);
+  const notifier = openNotifier(config);
   const reports: RunReport[] = [];
+  let warehouse: Warehouse;
   try {
-    const deps = { source, warehouse, notifier: openNotifier(config), now };
+    warehouse = await openWarehouse(config);
+  } catch (error) {
+    // The warehouse is down: every requested month fails, and each is alerted.
+    const strategy = config.warehouse.kind === "redshift" ? config.warehouse.strategy : "copy";
+    for (const month of months) {
+      for (const pipeline of pipelines) {
+        const report = await failUnreachable(
+          { notifier, now, warehouseKind: config.warehouse.kind, strategy },
+          pipeline,
+          month,
+          error,
+        );
+        reports.push(report);
+        print(summaryLine(report));
+      }
+    }
+    return 1;
+  }
+  try {
+    const deps = { source, warehouse, notifier, now };
     for (const month of months) {
       for (const pipeline of pipelines) {
         const report = await runMonth(deps, pipeline, month, {

@@ -61,7 +61,7 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
       await warehouse.ping();
     } catch (error) {
       await pool.end().catch(() => {});
-      throw unreachable(description, error);
+      throw error instanceof RunError ? error : unreachable(description, error);
     }
     return warehouse;
   }

@@ -88,7 +88,13 @@ export class RedshiftData {
   ) {}
 
   /** Connection fields every request carries. */
-  private where() {
+  private where(): {
+    Database: string;
+    WorkgroupName?: string;
+    ClusterIdentifier?: string;
+    DbUser?: string;
+    SecretArn?: string;
+  } {
     const t = this.target;
     return {
       Database: t.database,

@@ -45,11 +45,22 @@ const OTHER_TIMESTAMPS = [
   "%Y-%m-%d %H:%M:%S%.f%#z",
 ];
 
+/** The native expression behind a nodejs-polars `Expr` (for calls the JS API does not expose). */
+interface NativeExpr {
+  strToDatetime(...args: unknown[]): unknown;
+  strToDate(...args: unknown[]): unknown;
+}
+
+function native(e: Expr): NativeExpr {
+  return (e as unknown as { _expr: NativeExpr })._expr;
+}
+
+/**
+ * `strptime` to Datetime("us", "UTC"), non-strict (unparseable -> null). The
+ * JS wrapper only offers milliseconds and a strict flag it does not pass on.
+ */
 function strptime(input: Expr, format: string): Expr {
-  // deno-lint-ignore no-explicit-any
-  return wrap(
-    (input as any)._expr.strToDatetime(format, "us", "UTC", false, true, false, undefined),
-  );
+  return wrap(native(input).strToDatetime(format, "us", "UTC", false, true, false, undefined));
 }
 
 /**
@@ -71,8 +82,7 @@ export function parseTimestamp(text: Expr): Expr {
 
 /** Parses `YYYY-MM-DD` text to a date. */
 export function parseDate(text: Expr): Expr {
-  // deno-lint-ignore no-explicit-any
-  return wrap((text as any)._expr.strToDate("%Y-%m-%d", false, true, false));
+  return wrap(native(text).strToDate("%Y-%m-%d", false, true, false));
 }
 
 /** Parses true/false words (true, t, yes, y, 1 / false, f, no, n, 0; any case). */

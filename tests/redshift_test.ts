@@ -1,0 +1,229 @@
+/**
+ * The Redshift warehouse end to end: the production RedshiftDataClient talks
+ * to the Data API double (tests/doubles), which runs the SQL on a throwaway
+ * PostgreSQL and serves COPY from the local S3 server.
+ */
+import assert from "node:assert/strict";
+import pg from "pg";
+import { type Config, loadConfig } from "../src/config.ts";
+import { runCommand } from "../src/cli/run.ts";
+import { type RedshiftDouble, startRedshiftDataApi } from "./doubles/redshift_data_api.ts";
+import { findPostgresBin, type PgCluster, startPostgres } from "./support/postgres.ts";
+import { type LocalS3, startS3rver } from "./support/s3.ts";
+import { canRun } from "./support/skip.ts";
+import { type Workspace, workspace } from "./support/workspace.ts";
+
+const ignore = !canRun(!!(await findPostgresBin()), "PostgreSQL server binaries not found");
+const BUCKET = "warehouse-bucket";
+const FEB = { year: 2021, month: 2 };
+
+interface Env {
+  pg: PgCluster;
+  s3: LocalS3;
+  double: RedshiftDouble;
+  ws: Workspace;
+  config(extra?: Record<string, string>): Promise<Config>;
+  sql(text: string): Promise<Record<string, unknown>[]>;
+}
+
+async function withRedshift(fn: (env: Env) => Promise<void>) {
+  const cluster = await startPostgres();
+  const s3 = await startS3rver({ buckets: [BUCKET] });
+  const double = await startRedshiftDataApi({
+    databaseUrl: cluster.url,
+    s3: {
+      endpoint: s3.endpoint,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+    },
+    statementDelayMs: 5,
+  });
+  const ws = await workspace();
+  try {
+    await fn({
+      pg: cluster,
+      s3,
+      double,
+      ws,
+      config: (extra = {}) =>
+        loadConfig({
+          env: {
+            ...ws.env,
+            AWS_BUCKET_NAME: BUCKET,
+            AWS_REGION: "us-east-1",
+            AWS_ENDPOINT_URL: s3.endpoint,
+            AWS_ENDPOINT_URL_REDSHIFT_DATA: double.endpoint,
+            AWS_ACCESS_KEY_ID: s3.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+            REDSHIFT_WORKGROUP: "analytics",
+            REDSHIFT_DATABASE: "etl",
+            REDSHIFT_IAM_ROLE: "arn:aws:iam::123456789012:role/redshift-copy",
+            LOG_LEVEL: "error",
+            ...extra,
+          },
+        }),
+      sql: async (text) => {
+        const client = new pg.Client({ connectionString: cluster.url });
+        await client.connect();
+        try {
+          return (await client.query(text)).rows;
+        } finally {
+          await client.end();
+        }
+      },
+    });
+  } finally {
+    await ws.remove();
+    await double.stop();
+    await s3.stop();
+    await cluster.stop();
+  }
+}
+
+async function run(config: Config, args: string[]) {
+  const lines: string[] = [];
+  const code = await runCommand(args, { config, print: (l) => lines.push(l) });
+  return { code, out: lines.join("\n") };
+}
+
+const SNAPSHOT =
+  `SELECT event_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') AS t,
+  user_id::text, email, country, event_type, amount::text, tags, email_domain, source_month::text
+  FROM %TABLE% ORDER BY event_id`;
+
+Deno.test({
+  name: "Redshift: copy and insert strategies load the same rows, reruns never duplicate",
+  ignore,
+  fn: () =>
+    withRedshift(async (env) => {
+      const path = await env.ws.generate("events", "2021/02/events.csv", FEB, 30_000, 4);
+      await env.s3.put(BUCKET, "2021/02/events.csv", await Deno.readFile(path));
+
+      const copy = await run(await env.config(), ["--month", "2021-02", "--pipeline", "events"]);
+      assert.equal(copy.code, 0, copy.out);
+      assert.match(
+        copy.out,
+        /events 2021-02 loaded: ([\d,]+) rows into events \(30,000 read, 4 rejected/,
+      );
+      const copied = await env.sql(SNAPSHOT.replace("%TABLE%", "events"));
+      assert.ok(copied.length > 100);
+      // The copy strategy sent one batch: temp table, COPY from the processed zone, guard, lock, replace, ledger.
+      const batch = env.double.statements.find((s) =>
+        Array.isArray(s.sql) && s.sql.some((q) => q.startsWith("COPY "))
+      );
+      assert.ok(batch, "a batch with COPY");
+      const sqls = batch.sql as string[];
+      assert.match(
+        sqls[1]!,
+        /^COPY etl_stage_\w+ \("event_id", .*\) FROM 's3:\/\/warehouse-bucket\/processed\/events\/2021\/02\/[^/]+\/part-0\.parquet' IAM_ROLE 'arn:aws:iam::123456789012:role\/redshift-copy' FORMAT AS PARQUET/,
+      );
+      assert.ok(sqls.some((q) => q === `LOCK "events"`));
+      assert.ok(
+        sqls.some((q) => q.startsWith(`DELETE FROM "events" WHERE "source_month" = '2021-02-01'`)),
+      );
+
+      const again = await run(await env.config(), [
+        "--month",
+        "2021-02",
+        "--pipeline",
+        "events",
+        "--force",
+      ]);
+      assert.equal(again.code, 0, again.out);
+      assert.deepEqual(await env.sql(SNAPSHOT.replace("%TABLE%", "events")), copied);
+
+      const insert = await run(
+        await env.config({ REDSHIFT_LOAD_STRATEGY: "insert", TABLE_NAME: "events_by_insert" }),
+        ["--month", "2021-02", "--pipeline", "events"],
+      );
+      assert.equal(insert.code, 0, insert.out);
+      assert.deepEqual(await env.sql(SNAPSHOT.replace("%TABLE%", "events_by_insert")), copied);
+      // Every INSERT statement stayed under the Data API's 100 KB limit, and there were several.
+      const inserts = env.double.statements.flatMap((s) => (Array.isArray(s.sql) ? s.sql : [s.sql]))
+        .filter((q) => q.startsWith('INSERT INTO "etl_stage_'));
+      assert.ok(inserts.length >= 2, `${inserts.length} insert statements`);
+      for (const q of inserts) assert.ok(new TextEncoder().encode(q).length <= 100 * 1024);
+      const leftovers = await env.sql(
+        "SELECT tablename FROM pg_tables WHERE tablename LIKE 'etl_stage_%'",
+      );
+      assert.deepEqual(leftovers, [], "staging tables are dropped");
+
+      const ledger = await env.sql(
+        "SELECT status, strategy, rows_loaded FROM etl_runs ORDER BY started_at",
+      );
+      assert.deepEqual(ledger.map((r) => [r.status, r.strategy, Number(r.rows_loaded)]), [
+        ["succeeded", "copy", copied.length],
+        ["succeeded", "copy", copied.length],
+        ["succeeded", "insert", copied.length],
+      ]);
+    }),
+});
+
+Deno.test({
+  name:
+    "Redshift: a failure inside the batch rolls back and Redshift's error text reaches the user",
+  ignore,
+  fn: () =>
+    withRedshift(async (env) => {
+      const path = await env.ws.generate("events", "2021/02/events.csv", FEB, 3000);
+      await env.s3.put(BUCKET, "2021/02/events.csv", await Deno.readFile(path));
+      const config = await env.config();
+      assert.equal((await run(config, ["--month", "2021-02", "--pipeline", "events"])).code, 0);
+      const before = await env.sql(SNAPSHOT.replace("%TABLE%", "events"));
+
+      env.double.failNext(/^INSERT INTO "events"/, "Disk Full");
+      const failed = await run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
+      assert.equal(failed.code, 1);
+      assert.match(
+        failed.out,
+        /events 2021-02 FAILED at load: Redshift load \(copy\) failed: ERROR: Disk Full/,
+      );
+      assert.deepEqual(
+        await env.sql(SNAPSHOT.replace("%TABLE%", "events")),
+        before,
+        "previous contents intact",
+      );
+      const [last] = await env.sql(
+        "SELECT status, step, error FROM etl_runs ORDER BY started_at DESC LIMIT 1",
+      );
+      assert.equal(last!.status, "failed");
+      assert.equal(last!.step, "load");
+      assert.match(String(last!.error), /ERROR: Disk Full/);
+
+      env.double.throttleNext(2);
+      const throttled = await run(config, [
+        "--month",
+        "2021-02",
+        "--pipeline",
+        "events",
+        "--force",
+      ]);
+      assert.equal(throttled.code, 0, throttled.out);
+    }),
+});
+
+Deno.test({
+  name: "Redshift: two runs of the same month at once load it once; the loser reports it busy",
+  ignore,
+  fn: () =>
+    withRedshift(async (env) => {
+      const path = await env.ws.generate("events", "2021/02/events.csv", FEB, 3000);
+      await env.s3.put(BUCKET, "2021/02/events.csv", await Deno.readFile(path));
+      const config = await env.config();
+      const [a, b] = await Promise.all([
+        run(config, ["--month", "2021-02", "--pipeline", "events"]),
+        run(config, ["--month", "2021-02", "--pipeline", "events"]),
+      ]);
+      const outs = [a.out, b.out].sort();
+      assert.equal(outs.filter((o) => /loaded: /.test(o)).length, 1, outs.join("\n"));
+      assert.equal(
+        outs.filter((o) => /skipped: busy: run \S+ has been processing this month/.test(o)).length,
+        1,
+      );
+      const [count] = await env.sql(
+        "SELECT count(*)::int AS n, count(DISTINCT run_id)::int AS runs FROM events",
+      );
+      assert.equal(count!.runs, 1);
+    }),
+});

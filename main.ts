@@ -18,6 +18,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   generate: async () => (await import("./src/cli/generate.ts")).generateCommand,
   upload: async () => (await import("./src/cli/upload.ts")).uploadCommand,
   months: async () => (await import("./src/cli/months.ts")).monthsCommand,
+  serve: async () => (await import("./src/cli/serve.ts")).serveCommand,
+  status: async () => (await import("./src/cli/status.ts")).statusCommand,
 };
 
 /** Runs `argv` and returns the exit code. */

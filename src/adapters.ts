@@ -142,9 +142,11 @@ export function openNotifier(config: Config): Notifier {
       return new ConsoleNotifier();
     case "sns": {
       const endpoint = config.aws.snsEndpoint ?? config.aws.endpoint;
+      const region = config.notify.region ?? regionOfArn(config.notify.topicArn) ?? "us-east-1";
       const client = new SNSClient({
-        region: config.notify.region ?? regionOfArn(config.notify.topicArn) ?? "us-east-1",
+        region,
         ...(endpoint ? { endpoint } : {}),
+        credentials: awsCredentials(config, region),
         // Few SDK-level attempts: the notifier's own backoff (src/pipeline.ts) does the waiting.
         maxAttempts: 2,
       });

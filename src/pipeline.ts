@@ -40,6 +40,37 @@ export interface RunOptions {
   force?: boolean;
   /** Compute and report the figures; write and load nothing. */
   dryRun?: boolean;
+  /**
+   * Shutdown signal: checked before each step and while staging. Once the
+   * load has started it runs to its commit or rollback.
+   */
+  signal?: AbortSignal;
+}
+
+/** Thrown when a run stops early because the worker is shutting down. */
+export class InterruptedError extends RunError {
+  /** Creates the error for the step that was not started or not finished. */
+  constructor(step: Step) {
+    super(step, "Interrupted by shutdown before loading; the month was not changed", {
+      hint: "the next start catches the month up",
+      transient: true,
+    });
+  }
+}
+
+/** Rejects when `signal` aborts, resolves with `work` otherwise. */
+function unlessAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  step: Step,
+): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new InterruptedError(step));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new InterruptedError(step));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**
@@ -132,6 +163,7 @@ export async function runMonth(
   let step: Step = "locate";
   const scratch = await Deno.makeTempDir({ dir: deps.tmpDir, prefix: `etl-${pipeline.name}-` });
   try {
+    if (options.signal?.aborted) throw new InterruptedError(step);
     if (!options.dryRun) {
       step = "ledger";
       await prepareOnce(deps.warehouse, pipeline);
@@ -175,11 +207,15 @@ export async function runMonth(
     }
 
     step = "read";
-    const staged = await stageMonth(file, pipeline, { month, loadedAt: startedAt, runId }, {
-      dir: scratch,
-      open: () => deps.source.open(file),
-      explain: (at, error) => deps.source.explain(at, file, error),
-    });
+    const staged = await unlessAborted(
+      stageMonth(file, pipeline, { month, loadedAt: startedAt, runId }, {
+        dir: scratch,
+        open: () => deps.source.open(file),
+        explain: (at, error) => deps.source.explain(at, file, error),
+      }),
+      options.signal,
+      step,
+    );
     Object.assign(report, {
       rowsRead: staged.rowsRead,
       rowsRejected: staged.rowsRejected,
@@ -200,6 +236,7 @@ export async function runMonth(
     }
 
     step = "stage";
+    if (options.signal?.aborted) throw new InterruptedError(step);
     const processed = await deps.source.publish(
       staged.processedPath,
       processedKey(pipeline.name, month, runId),
@@ -214,6 +251,7 @@ export async function runMonth(
     }
 
     step = "load";
+    if (options.signal?.aborted) throw new InterruptedError(step);
     const loaded = await deps.warehouse.loadMonth({
       pipeline,
       month,
@@ -247,7 +285,11 @@ export async function runMonth(
     report.durationMs = now().getTime() - startedAt.getTime();
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
-  if (report.status === "succeeded" || report.status === "failed") await notify(deps, report);
+  // A shutdown is not an incident: the ledger says so and the next start catches up.
+  const interrupted = report.error?.class === "InterruptedError";
+  if (report.status === "succeeded" || (report.status === "failed" && !interrupted)) {
+    await notify(deps, report);
+  }
   return report;
 }
 

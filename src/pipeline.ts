@@ -15,7 +15,9 @@ import type { RunReport } from "./report.ts";
 import { isNetworkError, retry } from "./retry.ts";
 import type { LedgerRow } from "./sinks/sql.ts";
 import type { Warehouse } from "./sinks/warehouse.ts";
-import { processedKey, quarantineKey, type Source } from "./sources/source.ts";
+import { processedKey, quarantineKey, type Source, type SourceFile } from "./sources/source.ts";
+import { readHeader } from "./header.ts";
+import { join } from "node:path";
 import { stageMonth } from "./stage.ts";
 
 /** What a run talks to. */
@@ -206,6 +208,22 @@ export async function runMonth(
       }
     }
 
+    if (deps.warehouse.pushdown && !options.dryRun) {
+      await pushdownMonth(deps, pipeline, month, report, {
+        file,
+        scratch,
+        signal: options.signal,
+        setStep: (s) => (step = s),
+        ledger: (r) => ledgerOf(r, "succeeded", now()),
+      });
+      logger.info("loaded {rows} rows into {table} (pushdown)", {
+        rows: report.rowsLoaded,
+        table: pipeline.table,
+      });
+      report.status = "succeeded";
+      return report;
+    }
+
     step = "read";
     const staged = await unlessAborted(
       stageMonth(file, pipeline, { month, loadedAt: startedAt, runId }, {
@@ -334,6 +352,69 @@ export async function failUnreachable(
   });
   await notify(deps, report);
   return report;
+}
+
+/**
+ * The pushdown path: Redshift scans, checks and filters the raw file itself;
+ * the worker only reads the header, publishes the quarantine and commits.
+ */
+async function pushdownMonth(
+  deps: RunDeps,
+  pipeline: ResolvedPipeline,
+  month: Month,
+  report: RunReport,
+  ctx: {
+    file: SourceFile;
+    scratch: string;
+    signal: AbortSignal | undefined;
+    setStep: (step: Step) => void;
+    ledger: (report: RunReport) => LedgerRow;
+  },
+): Promise<void> {
+  ctx.setStep("read");
+  const header = await readHeader(
+    ctx.file,
+    pipeline,
+    (e) => deps.source.explain("read", ctx.file, e),
+  );
+  if (header.extra.length) {
+    report.warnings.push(`ignored columns not in the contract: ${header.extra.join(", ")}`);
+  }
+  ctx.setStep("load");
+  const stage = await unlessAborted(
+    deps.warehouse.pushdown!({
+      pipeline,
+      month,
+      file: ctx.file,
+      headerNames: header.names,
+      runId: report.runId,
+      startedAt: report.startedAt,
+    }),
+    ctx.signal,
+    "load",
+  );
+  try {
+    Object.assign(report, {
+      rowsRead: stage.rowsRead,
+      rowsRejected: stage.rowsRejected,
+      rowsMatched: stage.rowsMatched,
+      reasons: stage.reasons,
+    });
+    if (stage.quarantineCsv) {
+      ctx.setStep("stage");
+      const path = join(ctx.scratch, "quarantine.csv");
+      await Deno.writeTextFile(path, stage.quarantineCsv);
+      report.quarantineUrl =
+        (await deps.source.publish(path, quarantineKey(pipeline.name, month, report.runId))).url;
+    }
+    ctx.setStep("load");
+    if (ctx.signal?.aborted) throw new InterruptedError("load");
+    report.rowsLoaded = await stage.commit(
+      ctx.ledger({ ...report, rowsLoaded: stage.rowsMatched }),
+    );
+  } finally {
+    await stage.drop();
+  }
 }
 
 /**

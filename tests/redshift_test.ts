@@ -227,3 +227,59 @@ Deno.test({
       assert.equal(count!.runs, 1);
     }),
 });
+
+Deno.test({
+  name:
+    "Redshift: pushdown scans in the warehouse and loads the same rows as copy, quarantining the same rows",
+  ignore,
+  fn: () =>
+    withRedshift(async (env) => {
+      const path = await env.ws.generate("events", "2021/02/events.csv", FEB, 20_000, 8);
+      await env.s3.put(BUCKET, "2021/02/events.csv", await Deno.readFile(path));
+
+      const copy = await run(await env.config(), ["--month", "2021-02", "--pipeline", "events"]);
+      assert.equal(copy.code, 0, copy.out);
+      const copied = await env.sql(SNAPSHOT.replace("%TABLE%", "events"));
+
+      const pushdown = await run(
+        await env.config({ REDSHIFT_LOAD_STRATEGY: "pushdown", TABLE_NAME: "events_pushdown" }),
+        ["--month", "2021-02", "--pipeline", "events"],
+      );
+      assert.equal(pushdown.code, 0, pushdown.out);
+      assert.match(
+        pushdown.out,
+        /loaded: ([\d,]+) rows into events_pushdown \(20,000 read, 8 rejected -> s3:\/\/warehouse-bucket\/errors\/events\/2021\/02\/\S+\.csv\)/,
+      );
+      assert.deepEqual(await env.sql(SNAPSHOT.replace("%TABLE%", "events_pushdown")), copied);
+
+      // Same reasons as the Polars path, from SQL and from COPY's own error table.
+      const [copyRun, pushRun] = await env.sql(
+        "SELECT quarantine_url, rows_rejected FROM etl_runs WHERE status = 'succeeded' ORDER BY started_at",
+      );
+      assert.equal(Number(copyRun!.rows_rejected), Number(pushRun!.rows_rejected));
+      const read = async (url: unknown) =>
+        new TextDecoder().decode(
+          await env.s3.get(BUCKET, String(url).replace(`s3://${BUCKET}/`, "")),
+        );
+      const reasons = (csv: string) =>
+        csv.trim().split("\n").slice(1).map((l) => /^\d*,([^,]+)/.exec(l)![1]).sort();
+      assert.deepEqual(
+        reasons(await read(pushRun!.quarantine_url)),
+        reasons(await read(copyRun!.quarantine_url)),
+      );
+      const leftovers = await env.sql(
+        "SELECT tablename FROM pg_tables WHERE tablename LIKE 'etl_%' AND tablename <> 'etl_runs'",
+      );
+      assert.deepEqual(leftovers, []);
+      // The raw file went to Redshift, not through the worker: no processed Parquet for that run.
+      const sent = env.double.statements.flatMap((s) => (Array.isArray(s.sql) ? s.sql : [s.sql]));
+      assert.ok(
+        sent.some((q) =>
+          /^COPY "etl_raw_\w+" FROM 's3:\/\/warehouse-bucket\/2021\/02\/events\.csv' IAM_ROLE/.test(
+            q,
+          )
+        ),
+        sent.filter((q) => q.startsWith("COPY")).join("\n"),
+      );
+    }),
+});

@@ -45,7 +45,18 @@ import {
   toLedgerRow,
   upsertLedger,
 } from "./sql.ts";
-import type { LoadRequest, Warehouse } from "./warehouse.ts";
+import type { LoadRequest, PushdownRequest, PushdownStage, Warehouse } from "./warehouse.ts";
+import { formatCsv } from "../cli/table.ts";
+import {
+  copyRawCsv,
+  createCheckedTable,
+  createRawTable,
+  figuresSql,
+  insertMatching,
+  loadErrorsSql,
+  matchingRows,
+  rejectedSql,
+} from "./redshift_pushdown.ts";
 
 /** The Data API's limit on one statement, in bytes. */
 export const MAX_STATEMENT_BYTES = 100 * 1024;
@@ -82,6 +93,9 @@ export class RedshiftWarehouse implements Warehouse {
   /** `Redshift <workgroup or cluster>/<database>`. */
   readonly description: string;
 
+  /** Scans the raw file inside Redshift; set only with the `pushdown` strategy. */
+  readonly pushdown?: (request: PushdownRequest) => Promise<PushdownStage>;
+
   /** Loads through `data` with `options`. */
   constructor(
     readonly data: RedshiftData,
@@ -90,6 +104,105 @@ export class RedshiftWarehouse implements Warehouse {
   ) {
     this.strategy = options.strategy;
     this.description = description;
+    if (options.strategy === "pushdown") this.pushdown = (request) => this.stageInRedshift(request);
+  }
+
+  /**
+   * `pushdown`: COPY the raw CSV into a text table, check the contract in
+   * SQL into a second table, count, fetch the rejected rows. The returned
+   * stage replaces the month on `commit` (one batch) and drops its tables.
+   */
+  private async stageInRedshift(request: PushdownRequest): Promise<PushdownStage> {
+    const { pipeline, file } = request;
+    if (!file.url.startsWith("s3://") || !this.options.iamRole) {
+      throw new RunError(
+        "load",
+        `The pushdown strategy reads the raw file from S3 with an IAM role (got ${file.url})`,
+        {
+          hint: "set AWS_BUCKET_NAME and REDSHIFT_IAM_ROLE",
+        },
+      );
+    }
+    const suffix = request.runId.replace(/[^A-Za-z0-9]/g, "_");
+    const raw = `etl_raw_${suffix}`;
+    const checked = `etl_checked_${suffix}`;
+    const stamp = { month: request.month, loadedAt: request.startedAt, runId: request.runId };
+    const drop = async () => {
+      for (const t of [raw, checked]) {
+        await this.data.execute(`DROP TABLE IF EXISTS ${quoteIdent(t)}`).catch(() => {});
+      }
+    };
+    try {
+      const positions = new Map(request.headerNames.map((n, i) => [n, i]));
+      await this.run(async () => {
+        await this.data.execute(createRawTable(raw, request.headerNames.length));
+        await this.data.execute(copyRawCsv(raw, file.url, {
+          iamRole: this.options.iamRole!,
+          delimiter: pipeline.delimiter,
+          region: this.options.s3Region,
+        }));
+        await this.data.execute(createCheckedTable(checked, raw, pipeline, positions));
+      }, "pushdown (stage)");
+      const [figures] = await this.run(
+        () => this.data.query(figuresSql(checked, pipeline, stamp)),
+        "pushdown (count)",
+      );
+      const copyErrors = await this.run(
+        () =>
+          this.data.query(loadErrorsSql(file.url, new Date(request.startedAt.getTime() - 1000))),
+        "pushdown (load errors)",
+      );
+      const rejected = await this.run(
+        () => this.data.query(rejectedSql(checked, pipeline)),
+        "pushdown (rejected)",
+      );
+      const tooMany = `too many fields (the header has ${request.headerNames.length})`;
+      const quarantine: Array<Record<string, unknown>> = [
+        ...copyErrors.map((e) => ({
+          line: Number(e.line_number),
+          reason: /extra column/i.test(String(e.err_reason)) ? tooMany : `COPY: ${e.err_reason}`,
+        })),
+        ...rejected.map((r) => ({ line: null, ...r })),
+      ];
+      const reasons = new Map<string, number>();
+      for (const q of quarantine) {
+        reasons.set(String(q.reason), (reasons.get(String(q.reason)) ?? 0) + 1);
+      }
+      const staged = Number(figures!.staged);
+      const matched = Number(figures!.matched);
+      const columns = ["line", "reason", ...pipeline.columns.map((c) => c.name)];
+      return {
+        rowsRead: staged + copyErrors.length,
+        rowsRejected: quarantine.length,
+        rowsMatched: matched,
+        reasons: [...reasons].map(([reason, rows]) => ({ reason, rows })).sort((a, b) =>
+          b.rows - a.rows
+        ),
+        ...(quarantine.length ? { quarantineCsv: formatCsv(quarantine, columns) + "\n" } : {}),
+        commit: async (ledger) => {
+          const table = quoteIdent(pipeline.table);
+          await this.run(
+            () =>
+              this.data.batch([
+                // The rows about to be inserted are those counted above, or nothing commits.
+                `SELECT 1 / (CASE WHEN count(*) = ${matched} THEN 1 ELSE 0 END) FROM (${
+                  matchingRows(checked, pipeline, stamp)
+                }) AS guard`,
+                `LOCK ${table}`,
+                this.sql(deleteMonth(pipeline.table, formatMonth(request.month))),
+                insertMatching(checked, pipeline, stamp),
+                ...upsertLedger({ ...ledger, rows_loaded: matched }).map((st) => this.sql(st)),
+              ]),
+            "load (pushdown)",
+          );
+          return matched;
+        },
+        drop,
+      };
+    } catch (error) {
+      await drop();
+      throw error;
+    }
   }
 
   /** A statement as literal SQL. */

@@ -9,6 +9,7 @@
 import type { ResolvedPipeline } from "../config.ts";
 import type { Month } from "../month.ts";
 import type { LedgerRow } from "./sql.ts";
+import type { SourceFile } from "../sources/source.ts";
 
 /** What {@link Warehouse.loadMonth} needs. */
 export interface LoadRequest {
@@ -24,6 +25,40 @@ export interface LoadRequest {
   expectedRows: number;
   /** Ledger row written in the same transaction (status `succeeded`, rows_loaded filled in). */
   ledger: LedgerRow;
+}
+
+/** What {@link Warehouse.pushdown} needs. */
+export interface PushdownRequest {
+  /** The pipeline. */
+  pipeline: ResolvedPipeline;
+  /** The month. */
+  month: Month;
+  /** The month's raw file (`s3://...`). */
+  file: SourceFile;
+  /** The file's header names, in file order (already checked against the contract). */
+  headerNames: string[];
+  /** Run id. */
+  runId: string;
+  /** When the run started (`loaded_at`; also bounds the COPY error lookup). */
+  startedAt: Date;
+}
+
+/** A month staged inside the warehouse, ready to replace the live month. */
+export interface PushdownStage {
+  /** Data rows in the file. */
+  rowsRead: number;
+  /** Rows quarantined (contract or COPY errors). */
+  rowsRejected: number;
+  /** Good rows the predicate keeps. */
+  rowsMatched: number;
+  /** Rejected rows per reason. */
+  reasons: Array<{ reason: string; rows: number }>;
+  /** Quarantine CSV text (`line,reason,<columns>`), when rows were rejected. */
+  quarantineCsv?: string;
+  /** Replaces the month in one transaction and writes `ledger`; returns rows loaded. */
+  commit(ledger: LedgerRow): Promise<number>;
+  /** Drops the staging tables (always call it). */
+  drop(): Promise<void>;
 }
 
 /** A warehouse the worker loads into. */
@@ -67,6 +102,11 @@ export interface Warehouse {
     sql: string,
     params?: ReadonlyArray<string | number | boolean | null>,
   ): Promise<Record<string, unknown>[]>;
+  /**
+   * Present when the warehouse scans the source itself (Redshift `pushdown`):
+   * the run then skips the local Polars pass.
+   */
+  pushdown?: (request: PushdownRequest) => Promise<PushdownStage>;
   /** Releases connections and locks. */
   close(): Promise<void>;
 }

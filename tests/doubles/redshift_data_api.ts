@@ -944,6 +944,16 @@ export async function startRedshiftDataApi(
       // IGNOREHEADER skips lines of each file.
       records = records.filter((r) => r.line > cmd.ignoreHeader);
       for (const r of records) {
+        // FILLRECORD: missing trailing fields load as NULL (extra fields are still errors).
+        if (cmd.fillRecord && r.fields.length < columns.length) {
+          r.fields = [
+            ...r.fields,
+            ...Array.from(
+              { length: columns.length - r.fields.length },
+              () => ({ v: "", quoted: false }),
+            ),
+          ];
+        }
         if (r.fields.length !== columns.length) {
           const extra = r.fields.length > columns.length;
           errs.push(
@@ -1670,6 +1680,8 @@ export interface CopyCommand {
   delimiter: string;
   quote: string;
   emptyAsNull: boolean;
+  /** FILLRECORD: rows with missing trailing fields load them as NULL. */
+  fillRecord?: boolean;
   blanksAsNull: boolean;
   nullAs?: string;
   acceptInvChars?: string;
@@ -1835,6 +1847,9 @@ export function parseCopy(masked: string, parts: string[]): CopyCommand | undefi
       case "EMPTYASNULL":
         cmd.emptyAsNull = true;
         break;
+      case "FILLRECORD":
+        cmd.fillRecord = true;
+        break;
       case "BLANKSASNULL":
         cmd.blanksAsNull = true;
         break;
@@ -1898,6 +1913,7 @@ export function parseCopy(masked: string, parts: string[]): CopyCommand | undefi
         "DELIMITER",
         "QUOTE",
         "EMPTYASNULL",
+        "FILLRECORD",
         "BLANKSASNULL",
         "NULL",
         "MAXERROR",

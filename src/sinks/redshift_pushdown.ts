@@ -1,0 +1,222 @@
+/**
+ * The `pushdown` strategy, for months too large for one machine: Redshift
+ * does the scan. The raw CSV is COPYed from S3 into a text staging table,
+ * the contract check, the predicate and the derived columns run as SQL (MPP),
+ * and the month is replaced in one batch.
+ *
+ * The SQL here mirrors `src/transform/` (same reasons, same types, same
+ * predicate text) within what Redshift SQL can express. Differences, all
+ * documented in the README: quarantined rows have no line number (a table has
+ * no row order) except COPY-level errors; invalid UTF-8 is replaced (ACCEPTINVCHARS)
+ * rather than quarantined; a value that matches the timestamp shape but names an
+ * impossible day (`2021-02-30`) makes Redshift refuse the statement.
+ *
+ * @module
+ */
+
+import type { ResolvedPipeline } from "../config.ts";
+import { type Column, outputColumns } from "../contract.ts";
+import type { Month } from "../month.ts";
+import { monthStart } from "../month.ts";
+import { literal, quoteIdent } from "./sql.ts";
+
+const INT = "^[+-]?[0-9]{1,18}$";
+const FLOAT = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$";
+const TIMESTAMP =
+  "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$";
+const DATE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+const TRUE_WORDS = ["true", "t", "yes", "y", "1"];
+const FALSE_WORDS = ["false", "f", "no", "n", "0"];
+
+/** Name of a raw (text) staging column for header position `i`. */
+export function rawColumn(i: number): string {
+  return `c${i + 1}`;
+}
+
+/** Raw staging table: one wide VARCHAR per header field, in file order. */
+export function createRawTable(table: string, fields: number): string {
+  const cols = Array.from({ length: fields }, (_, i) => `${rawColumn(i)} VARCHAR(65535)`);
+  return `CREATE TABLE ${quoteIdent(table)} (${cols.join(", ")})`;
+}
+
+/** COPY of the raw CSV: bad rows (too many fields) go to stl_load_errors, up to MAXERROR. */
+export function copyRawCsv(
+  table: string,
+  url: string,
+  options: { iamRole: string; delimiter: string; region?: string | undefined; maxErrors?: number },
+): string {
+  return `COPY ${quoteIdent(table)} FROM ${literal(url, "redshift")} IAM_ROLE ${
+    literal(options.iamRole, "redshift")
+  } ` +
+    `FORMAT AS CSV IGNOREHEADER 1 DELIMITER ${
+      literal(options.delimiter, "redshift")
+    } EMPTYASNULL FILLRECORD ` +
+    `ACCEPTINVCHARS MAXERROR ${options.maxErrors ?? 100_000}` +
+    (options.region ? ` REGION ${literal(options.region, "redshift")}` : "");
+}
+
+function typed(c: Column, raw: string): string {
+  const t = `TRIM(${raw})`;
+  switch (c.type) {
+    case "string":
+      return raw;
+    case "int":
+      return `CASE WHEN ${t} ~ '${INT}' THEN CAST(${t} AS BIGINT) END`;
+    case "float":
+      return `CASE WHEN ${t} ~ '${FLOAT}' THEN CAST(${t} AS DOUBLE PRECISION) END`;
+    case "bool":
+      return `CASE WHEN LOWER(${t}) IN (${TRUE_WORDS.map((w) => `'${w}'`).join(", ")}) THEN TRUE ` +
+        `WHEN LOWER(${t}) IN (${FALSE_WORDS.map((w) => `'${w}'`).join(", ")}) THEN FALSE END`;
+    case "timestamp":
+      return `CASE WHEN ${t} ~ '${TIMESTAMP}' THEN CAST(${t} AS TIMESTAMPTZ) END`;
+    case "date":
+      return `CASE WHEN ${t} ~ '${DATE}' THEN CAST(${t} AS DATE) END`;
+  }
+}
+
+const TYPE_WORD: Record<Column["type"], string> = {
+  string: "text",
+  int: "an integer",
+  float: "a number",
+  bool: "true/false",
+  timestamp: "a timestamp",
+  date: "a date (YYYY-MM-DD)",
+};
+
+/** The reason expression: the same reasons, in the same order, as the Polars check. */
+function reason(columns: readonly Column[], raw: (c: Column) => string): string {
+  const whens: string[] = [];
+  whens.push(`WHEN ${columns.map((c) => `${raw(c)} IS NULL`).join(" AND ")} THEN 'empty line'`);
+  for (const c of columns) {
+    const r = raw(c);
+    const present = `(${r} IS NOT NULL AND ${r} <> '')`;
+    if (!c.nullable) {
+      whens.push(
+        `WHEN NOT ${present} THEN ${literal(`${c.name}: missing required value`, "redshift")}`,
+      );
+    }
+    if (c.type !== "string") {
+      whens.push(
+        `WHEN ${present} AND (${typed(c, r)}) IS NULL THEN ${
+          literal(`${c.name}: not ${TYPE_WORD[c.type]}`, "redshift")
+        }`,
+      );
+    }
+    if (c.max_length !== undefined) {
+      whens.push(
+        `WHEN LENGTH(${r}) > ${c.max_length} THEN ${
+          literal(`${c.name}: longer than ${c.max_length} characters`, "redshift")
+        }`,
+      );
+    }
+    if (c.values) {
+      whens.push(
+        `WHEN ${present} AND ${r} NOT IN (${
+          c.values.map((v) => literal(v, "redshift")).join(", ")
+        }) THEN ${literal(`${c.name}: not one of ${c.values.join(", ")}`, "redshift")}`,
+      );
+    }
+  }
+  return `CASE ${whens.join(" ")} END`;
+}
+
+/**
+ * `CREATE TABLE checked AS SELECT ...`: the typed columns (named as the
+ * contract), the raw text of each declared column (`raw_<name>`), and
+ * `_reason` (NULL for good rows).
+ *
+ * @param positions header position of each declared column
+ */
+export function createCheckedTable(
+  checked: string,
+  raw: string,
+  pipeline: ResolvedPipeline,
+  positions: ReadonlyMap<string, number>,
+): string {
+  const rawOf = (c: Column) => rawColumn(positions.get(c.name)!);
+  const cols = pipeline.columns.flatMap((c) => [
+    // Non-text values are typed only on good rows, so a bad value never reaches a CAST.
+    `${typed(c, rawOf(c))} AS ${quoteIdent(c.name)}`,
+    `${rawOf(c)} AS ${quoteIdent(`raw_${c.name}`)}`,
+  ]);
+  return `CREATE TABLE ${quoteIdent(checked)} AS SELECT ${cols.join(", ")}, ${
+    reason(pipeline.columns, rawOf)
+  } AS _reason FROM ${quoteIdent(raw)}`;
+}
+
+/** SQL of a derived column over the typed columns (mirrors `src/transform/derive.ts`). */
+export function derivedSql(kind: "email_domain", from: string): string {
+  const c = quoteIdent(from);
+  return `CASE WHEN ${c} ~ '@[^@[:space:]]+$' THEN LOWER(REGEXP_SUBSTR(${c}, '[^@]+$')) END`;
+}
+
+/** What the final statements need. */
+export interface PushdownStamp {
+  /** The month. */
+  month: Month;
+  /** `loaded_at`. */
+  loadedAt: Date;
+  /** `run_id`. */
+  runId: string;
+}
+
+/** The good rows, typed and derived, that the predicate keeps (a subquery over `checked`). */
+export function matchingRows(
+  checked: string,
+  pipeline: ResolvedPipeline,
+  stamp: PushdownStamp,
+): string {
+  const base = [
+    ...pipeline.columns.map((c) => quoteIdent(c.name)),
+    ...pipeline.derived.map((d) => `${derivedSql(d.kind, d.from)} AS ${quoteIdent(d.name)}`),
+    `CAST(${
+      literal(monthStart(stamp.month).toISOString().slice(0, 10), "redshift")
+    } AS DATE) AS "source_month"`,
+    `CAST(${literal(stamp.loadedAt.toISOString(), "redshift")} AS TIMESTAMPTZ) AS "loaded_at"`,
+    `CAST(${literal(stamp.runId, "redshift")} AS VARCHAR(64)) AS "run_id"`,
+  ];
+  return `SELECT * FROM (SELECT ${base.join(", ")} FROM ${
+    quoteIdent(checked)
+  } WHERE _reason IS NULL) AS good WHERE ${pipeline.compiled.sql}`;
+}
+
+/** INSERT of the matching rows into the target. */
+export function insertMatching(
+  checked: string,
+  pipeline: ResolvedPipeline,
+  stamp: PushdownStamp,
+): string {
+  const cols = outputColumns(pipeline).map((c) => quoteIdent(c.name)).join(", ");
+  return `INSERT INTO ${quoteIdent(pipeline.table)} (${cols}) SELECT ${cols} FROM (${
+    matchingRows(checked, pipeline, stamp)
+  }) AS m`;
+}
+
+/** Figures: rows staged, rows rejected by the contract, rows the predicate keeps. */
+export function figuresSql(
+  checked: string,
+  pipeline: ResolvedPipeline,
+  stamp: PushdownStamp,
+): string {
+  return `SELECT (SELECT count(*) FROM ${quoteIdent(checked)}) AS staged, ` +
+    `(SELECT count(*) FROM ${quoteIdent(checked)} WHERE _reason IS NOT NULL) AS rejected, ` +
+    `(SELECT count(*) FROM (${matchingRows(checked, pipeline, stamp)}) AS m) AS matched`;
+}
+
+/** Rejected rows with their reasons and raw text, for the quarantine file. */
+export function rejectedSql(checked: string, pipeline: ResolvedPipeline): string {
+  const raw = pipeline.columns.map((c) =>
+    `${quoteIdent(`raw_${c.name}`)} AS ${quoteIdent(c.name)}`
+  );
+  return `SELECT _reason AS reason, ${raw.join(", ")} FROM ${
+    quoteIdent(checked)
+  } WHERE _reason IS NOT NULL ORDER BY 2`;
+}
+
+/** COPY errors of this load (rows with too many fields), from stl_load_errors. */
+export function loadErrorsSql(url: string, since: Date): string {
+  return `SELECT line_number, TRIM(err_reason) AS err_reason, TRIM(raw_line) AS raw_line FROM stl_load_errors ` +
+    `WHERE TRIM(filename) = ${literal(url, "redshift")} AND starttime >= ${
+      literal(since.toISOString().replace("T", " ").replace("Z", ""), "redshift")
+    } ORDER BY line_number`;
+}

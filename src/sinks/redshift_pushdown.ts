@@ -147,7 +147,11 @@ export function createCheckedTable(
 /** SQL of a derived column over the typed columns (mirrors `src/transform/derive.ts`). */
 export function derivedSql(kind: "email_domain", from: string): string {
   const c = quoteIdent(from);
-  return `CASE WHEN ${c} ~ '@[^@[:space:]]+$' THEN LOWER(REGEXP_SUBSTR(${c}, '[^@]+$')) END`;
+  switch (kind) {
+    case "email_domain":
+      // What follows the last '@', lower-cased; NULL when there is no '@' or a space.
+      return `CASE WHEN ${c} ~ '@[^@[:space:]]+$' THEN LOWER(REGEXP_SUBSTR(${c}, '[^@]+$')) END`;
+  }
 }
 
 /** What the final statements need. */

@@ -191,6 +191,21 @@ Deno.test({
       assert.equal(last!.step, "load");
       assert.match(String(last!.error), /ERROR: Disk Full/);
 
+      // A serialisable-isolation conflict is transient: the batch (rolled back) is retried.
+      env.double.failNext(
+        /^INSERT INTO "events"/,
+        "1023: Serializable isolation violation on table - 100101",
+      );
+      const conflict = await run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
+      assert.equal(conflict.code, 0, conflict.out);
+      assert.ok(
+        env.double.statements.some((st) =>
+          st.status === "FAILED" && /Serializable isolation/.test(st.error ?? "")
+        ),
+        "the conflict happened and was retried",
+      );
+      assert.deepEqual(await env.sql(SNAPSHOT.replace("%TABLE%", "events")), before);
+
       env.double.throttleNext(2);
       const throttled = await run(config, [
         "--month",

@@ -23,6 +23,7 @@ import pl from "nodejs-polars";
 import type { ResolvedPipeline } from "../config.ts";
 import { type ColumnType, outputColumns } from "../contract.ts";
 import { RunError } from "../errors.ts";
+import { retry } from "../retry.ts";
 import { formatMonth } from "../month.ts";
 import { parquetRows } from "./csv_chunks.ts";
 import { RedshiftData, RedshiftStatementError } from "./redshift_data.ts";
@@ -75,6 +76,10 @@ export interface RedshiftOptions {
   sliceRows?: number;
   /** Target size of one INSERT statement in bytes. Default 100 KB minus headroom. */
   statementBytes?: number;
+  /** Attempts for transient statement failures (serialisable isolation). Default 4. */
+  attempts?: number;
+  /** First retry delay in ms. Default 1000. */
+  retryDelayMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -218,7 +223,13 @@ export class RedshiftWarehouse implements Warehouse {
   /** Maps Redshift failures to {@link RunError}s with Redshift's own text. */
   private async run<T>(fn: () => Promise<T>, what: string): Promise<T> {
     try {
-      return await fn();
+      // A statement or batch that failed was rolled back, so a serialisable-isolation
+      // conflict or a lost connection is simply tried again.
+      return await retry(fn, {
+        attempts: this.options.attempts ?? 4,
+        baseDelayMs: this.options.retryDelayMs ?? 1000,
+        isTransient: (e) => e instanceof RedshiftStatementError && e.transient,
+      });
     } catch (error) {
       if (error instanceof RunError) throw error;
       if (error instanceof RedshiftStatementError) {

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { labelValue, renderMetrics } from "../src/serve/metrics.ts";
+import type { LedgerRow } from "../src/sinks/sql.ts";
+import { formatCsv, formatTable } from "../src/cli/table.ts";
+
+function row(over: Partial<LedgerRow>): LedgerRow {
+  return {
+    run_id: crypto.randomUUID(),
+    pipeline: "events",
+    month: "2021-02",
+    status: "succeeded",
+    source_url: null,
+    source_identity: null,
+    rows_read: 10,
+    rows_rejected: 1,
+    rows_matched: 4,
+    rows_loaded: 4,
+    target_table: "events",
+    strategy: "copy",
+    processed_url: null,
+    quarantine_url: null,
+    step: null,
+    error: null,
+    notification: "sent",
+    started_at: new Date("2021-03-01T10:00:00Z"),
+    finished_at: new Date("2021-03-01T10:00:30Z"),
+    ...over,
+  };
+}
+
+Deno.test("renderMetrics() turns the ledger into Prometheus series", () => {
+  const text = renderMetrics(
+    [
+      row({}),
+      row({
+        month: "2021-03",
+        rows_loaded: 6,
+        finished_at: new Date("2021-04-01T10:00:10Z"),
+        started_at: new Date("2021-04-01T10:00:00Z"),
+      }),
+      row({ status: "failed", rows_loaded: null, notification: "notify_failed" }),
+      row({ pipeline: "transactions", status: "skipped" }),
+    ],
+    ["events", "transactions"],
+    { backlog: { events: 2 }, running: true },
+  );
+  const lines = text.trim().split("\n");
+  assert.ok(lines.includes('etl_runs_total{pipeline="events",status="succeeded"} 2'));
+  assert.ok(lines.includes('etl_runs_total{pipeline="events",status="failed"} 1'));
+  assert.ok(lines.includes('etl_runs_total{pipeline="transactions",status="skipped"} 1'));
+  assert.ok(lines.includes('etl_rows_loaded_total{pipeline="events"} 10'));
+  assert.ok(lines.includes('etl_rows_rejected_total{pipeline="events"} 2'));
+  assert.ok(
+    lines.includes(
+      `etl_last_success_timestamp_seconds{pipeline="events"} ${
+        Date.parse("2021-04-01T10:00:10Z") / 1000
+      }`,
+    ),
+  );
+  assert.ok(lines.includes('etl_last_success_timestamp_seconds{pipeline="transactions"} 0'));
+  assert.ok(lines.includes('etl_run_duration_seconds_count{pipeline="events"} 3'));
+  assert.ok(lines.includes('etl_run_duration_seconds_sum{pipeline="events"} 70'));
+  assert.ok(lines.includes('etl_notifications_failed_total{pipeline="events"} 1'));
+  assert.ok(lines.includes('etl_backlog_months{pipeline="events"} 2'));
+  assert.ok(lines.includes("etl_tick_running 1"));
+  assert.equal(labelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
+});
+
+Deno.test("formatTable() right-aligns numbers with separators; formatCsv() quotes what needs it", () => {
+  assert.equal(
+    formatTable([{ month: "2021-02", rows: 1234567, note: null }, {
+      month: "2021-03",
+      rows: 5,
+      note: "x",
+    }]),
+    [
+      "month         rows  note",
+      "-------  ---------  ----",
+      "2021-02  1,234,567  -",
+      "2021-03          5  x",
+    ].join("\n"),
+  );
+  assert.equal(formatTable([]), "(no rows)");
+  assert.equal(
+    formatCsv([{ a: 'x,"y"', b: null, c: new Date("2021-01-01T00:00:00Z") }]),
+    'a,b,c\n"x,""y""",,2021-01-01T00:00:00.000Z',
+  );
+});

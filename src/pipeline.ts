@@ -75,12 +75,6 @@ function unlessAborted<T>(
   });
 }
 
-/**
- * How long a `running` ledger row keeps other runs off its month. A run
- * killed without cleaning up (SIGKILL, power loss) frees its month after this.
- */
-export const RUN_LEASE_MS = 6 * 60 * 60 * 1000;
-
 /** A new run id: UTC time plus randomness, sortable and unique. */
 export function newRunId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -129,6 +123,7 @@ function ledgerOf(
     notification: null,
     started_at: report.startedAt,
     finished_at: finishedAt,
+    heartbeat_at: status === "running" ? report.startedAt : null,
   };
 }
 
@@ -163,6 +158,7 @@ export async function runMonth(
     durationMs: 0,
   };
   let step: Step = "locate";
+  let release: (() => Promise<void>) | undefined;
   const scratch = await Deno.makeTempDir({ dir: deps.tmpDir, prefix: `etl-${pipeline.name}-` });
   try {
     if (options.signal?.aborted) throw new InterruptedError(step);
@@ -197,7 +193,7 @@ export async function runMonth(
           return report;
         }
       }
-      const claim = await deps.warehouse.claim(ledgerOf(report, "running", null), RUN_LEASE_MS);
+      const claim = await deps.warehouse.claim(ledgerOf(report, "running", null));
       if (!claim.ok) {
         report.status = "skipped";
         report.skipReason =
@@ -206,6 +202,7 @@ export async function runMonth(
         logger.warn("skipped: {reason}", { reason: report.skipReason });
         return report;
       }
+      release = claim.release;
     }
 
     if (deps.warehouse.pushdown && !options.dryRun) {
@@ -301,6 +298,7 @@ export async function runMonth(
     }
   } finally {
     report.durationMs = now().getTime() - startedAt.getTime();
+    await release?.().catch(() => {});
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
   // A shutdown is not an incident: the ledger says so and the next start catches up.

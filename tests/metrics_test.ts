@@ -24,6 +24,7 @@ function row(over: Partial<LedgerRow>): LedgerRow {
     notification: "sent",
     started_at: new Date("2021-03-01T10:00:00Z"),
     finished_at: new Date("2021-03-01T10:00:30Z"),
+    heartbeat_at: null,
     ...over,
   };
 }

@@ -41,6 +41,7 @@ function row(
     notification: null,
     started_at: new Date(at),
     finished_at: new Date(at),
+    heartbeat_at: null,
   };
 }
 

@@ -12,7 +12,7 @@ import { MonthBusyError, RunError } from "../errors.ts";
 import { formatMonth } from "../month.ts";
 import { csvChunks } from "./csv_chunks.ts";
 import {
-  claimRun,
+  abandonStale,
   createLedgerTable,
   createTargetTable,
   deleteMonth,
@@ -27,7 +27,7 @@ import {
   toLedgerRow,
   upsertLedger,
 } from "./sql.ts";
-import type { LoadRequest, Warehouse } from "./warehouse.ts";
+import type { Claim, LoadRequest, Warehouse } from "./warehouse.ts";
 
 /** Something that runs SQL with `$n` parameters. */
 export interface SqlExecutor {
@@ -100,21 +100,44 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
     return rows.rows[0] ? toLedgerRow(rows.rows[0]) : undefined;
   }
 
-  /** Inserts the run's `running` row unless another fresh claim exists. */
-  async claim(
-    row: LedgerRow,
-    leaseMs: number,
-  ): Promise<{ ok: true } | { ok: false; holder: LedgerRow }> {
-    const staleBefore = new Date(row.started_at.getTime() - leaseMs);
-    return await this.transaction(async (tx) => {
-      await tx.query(lockLedger("postgres"));
-      const holder = runningClaim(row.pipeline, row.month, staleBefore, row.run_id);
-      const found = await tx.query(holder.sql, holder.params);
-      if (found.rows[0]) return { ok: false as const, holder: toLedgerRow(found.rows[0]) };
-      const st = claimRun(row, staleBefore);
-      await tx.query(st.sql, st.params);
-      return { ok: true as const };
-    });
+  /**
+   * Holds an exclusive liveness lock on `key` for as long as a run works on
+   * it; undefined when another live run holds it. Its release is what makes
+   * a dead worker's claim visible as dead at once.
+   */
+  protected abstract holdMonth(key: string): Promise<{ release(): Promise<void> } | undefined>;
+
+  /**
+   * Claims the month: the liveness lock first (busy if held), then, under a
+   * ledger lock, any `running` row of a dead worker is marked failed and the
+   * run's own `running` row is written.
+   */
+  async claim(row: LedgerRow): Promise<Claim> {
+    const held = await this.holdMonth(`${row.target_table}:${row.month}`);
+    if (!held) {
+      const st = runningClaim(row.pipeline, row.month, new Date(0), row.run_id);
+      const found = await this.session((db) => db.query(st.sql, st.params));
+      return { ok: false, holder: toLedgerRow(found.rows[0] ?? { ...row, run_id: "(unknown)" }) };
+    }
+    try {
+      await this.transaction(async (tx) => {
+        await tx.query(lockLedger("postgres"));
+        // We hold the liveness lock: any other running row for the month is a dead worker's.
+        const abandon = abandonStale(
+          row.pipeline,
+          row.month,
+          new Date("9999-12-31T00:00:00Z"),
+          row.run_id,
+          new Date(),
+        );
+        await tx.query(abandon.sql, abandon.params);
+        for (const st of upsertLedger(row)) await tx.query(st.sql, st.params);
+      });
+    } catch (error) {
+      await held.release();
+      throw error;
+    }
+    return { ok: true, release: held.release };
   }
 
   /** Upserts a ledger row in its own transaction. */

@@ -118,6 +118,25 @@ export class PgliteWarehouse extends PostgresFamily<PgliteExecutor> {
     return rows;
   }
 
+  /** Months claimed by runs of this process (the folder lock excludes other processes). */
+  private static readonly held = new Set<string>();
+
+  /**
+   * Only this process can open the folder, so the liveness lock is an
+   * in-process set: a `running` row left by another process is a dead one's.
+   */
+  protected override holdMonth(key: string): Promise<{ release(): Promise<void> } | undefined> {
+    const id = `${this.description}:${key}`;
+    if (PgliteWarehouse.held.has(id)) return Promise.resolve(undefined);
+    PgliteWarehouse.held.add(id);
+    return Promise.resolve({
+      release: () => {
+        PgliteWarehouse.held.delete(id);
+        return Promise.resolve();
+      },
+    });
+  }
+
   /** Closes the database and releases the folder lock. */
   override async close(): Promise<void> {
     try {

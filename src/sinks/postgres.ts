@@ -107,6 +107,35 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
     return Number(stream.rowCount ?? 0);
   }
 
+  /**
+   * A session-level advisory lock on a dedicated connection: PostgreSQL
+   * releases it when that session ends, so a killed worker frees its month
+   * immediately.
+   */
+  protected override async holdMonth(
+    key: string,
+  ): Promise<{ release(): Promise<void> } | undefined> {
+    const client = await this.connect();
+    try {
+      const r = await client.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
+        `claim:${key}`,
+      ]);
+      if (r.rows[0]?.ok !== true) {
+        client.release();
+        return undefined;
+      }
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    return {
+      release: async () => {
+        await client.query("SELECT pg_advisory_unlock(hashtext($1))", [`claim:${key}`])
+          .then(() => client.release(), () => client.release(true));
+      },
+    };
+  }
+
   /** Closes every connection. */
   override async close(): Promise<void> {
     await this.pool.end();

@@ -28,10 +28,12 @@ import { formatMonth } from "../month.ts";
 import { parquetRows } from "./csv_chunks.ts";
 import { RedshiftData, RedshiftStatementError } from "./redshift_data.ts";
 import {
+  abandonStale,
   claimRun,
   createLedgerTable,
   createTargetTable,
   deleteMonth,
+  heartbeat,
   inline,
   lastSucceeded,
   type LedgerRow,
@@ -46,7 +48,7 @@ import {
   toLedgerRow,
   upsertLedger,
 } from "./sql.ts";
-import type { LoadRequest, PushdownRequest, PushdownStage, Warehouse } from "./warehouse.ts";
+import type { Claim, LoadRequest, PushdownRequest, PushdownStage, Warehouse } from "./warehouse.ts";
 import { formatCsv } from "../cli/table.ts";
 import {
   copyRawCsv,
@@ -76,6 +78,11 @@ export interface RedshiftOptions {
   sliceRows?: number;
   /** Target size of one INSERT statement in bytes. Default 100 KB minus headroom. */
   statementBytes?: number;
+  /**
+   * How long a run's claim stays valid without a heartbeat (a killed worker
+   * frees its month after this). Default 2 minutes.
+   */
+  leaseMs?: number;
   /** Attempts for transient statement failures (serialisable isolation). Default 4. */
   attempts?: number;
   /** First retry delay in ms. Default 1000. */
@@ -309,30 +316,51 @@ export class RedshiftWarehouse implements Warehouse {
     return rows[0] ? toLedgerRow(rows[0]) : undefined;
   }
 
-  /** Claims the month under `LOCK etl_runs`. */
-  async claim(
-    row: LedgerRow,
-    leaseMs: number,
-  ): Promise<{ ok: true } | { ok: false; holder: LedgerRow }> {
-    const staleBefore = new Date(row.started_at.getTime() - leaseMs);
+  /**
+   * Claims the month with a lease: under `LOCK etl_runs`, running rows whose
+   * heartbeat is older than {@link RedshiftOptions.leaseMs} are marked failed
+   * and the run's row is inserted unless a live one remains. While the run
+   * lasts, its heartbeat is refreshed every `leaseMs / 6`.
+   */
+  async claim(row: LedgerRow): Promise<Claim> {
+    const leaseMs = this.options.leaseMs ?? 120_000;
+    const now = new Date();
+    const staleBefore = new Date(now.getTime() - leaseMs);
+    const mine = { ...row, heartbeat_at: now };
     await this.run(
-      () => this.data.batch([lockLedger("redshift"), this.sql(claimRun(row, staleBefore))]),
+      () =>
+        this.data.batch([
+          lockLedger("redshift"),
+          this.sql(abandonStale(row.pipeline, row.month, staleBefore, row.run_id, now)),
+          this.sql(claimRun(mine, staleBefore)),
+        ]),
       "claim",
     );
-    const holder = await this.run(
-      () =>
-        this.data.query(this.sql(runningClaim(row.pipeline, row.month, staleBefore, row.run_id))),
-      "claim check",
-    );
-    const mine = await this.run(
+    const taken = await this.run(
       () =>
         this.data.query(
           `SELECT run_id FROM etl_runs WHERE run_id = ${literal(row.run_id, "redshift")}`,
         ),
       "claim check",
     );
-    if (mine.length > 0) return { ok: true };
-    return { ok: false, holder: toLedgerRow(holder[0] ?? { ...row }) };
+    if (taken.length === 0) {
+      const holder = await this.run(
+        () =>
+          this.data.query(this.sql(runningClaim(row.pipeline, row.month, staleBefore, row.run_id))),
+        "claim check",
+      );
+      return { ok: false, holder: toLedgerRow(holder[0] ?? { ...row, run_id: "(unknown)" }) };
+    }
+    const timer = setInterval(() => {
+      this.data.execute(this.sql(heartbeat(row.run_id, new Date()))).catch(() => {});
+    }, Math.max(1000, leaseMs / 6));
+    return {
+      ok: true,
+      release: () => {
+        clearInterval(timer);
+        return Promise.resolve();
+      },
+    };
   }
 
   /** Upserts a ledger row (one batch, one transaction). */

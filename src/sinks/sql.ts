@@ -75,6 +75,8 @@ export interface LedgerRow {
   started_at: Date;
   /** When it ended. */
   finished_at: Date | null;
+  /** While `running`: the last sign of life of its worker (claims go stale without it). */
+  heartbeat_at: Date | null;
 }
 
 /** Ledger columns in table order. */
@@ -98,6 +100,7 @@ export const LEDGER_COLUMNS: ReadonlyArray<keyof LedgerRow> = [
   "notification",
   "started_at",
   "finished_at",
+  "heartbeat_at",
 ];
 
 /**
@@ -204,7 +207,8 @@ export function createLedgerTable(dialect: Dialect): string[] {
   error ${long},
   notification VARCHAR(16),
   started_at TIMESTAMPTZ NOT NULL,
-  finished_at TIMESTAMPTZ
+  finished_at TIMESTAMPTZ,
+  heartbeat_at TIMESTAMPTZ
 )`,
   ];
 }
@@ -248,13 +252,42 @@ export function claimRun(row: LedgerRow, staleBefore: Date): Statement {
     sql: `INSERT INTO ${LEDGER_TABLE} (${LEDGER_COLUMNS.join(", ")}) SELECT ${values}
 WHERE NOT EXISTS (SELECT 1 FROM ${LEDGER_TABLE} WHERE pipeline = $${n + 1} AND month = $${
       n + 2
-    } AND status = 'running' AND started_at > $${n + 3})`,
+    } AND status = 'running' AND COALESCE(heartbeat_at, started_at) > $${n + 3})`,
     params: [
       ...LEDGER_COLUMNS.map((k) => ledgerValue(row, k)),
       row.pipeline,
       row.month,
       staleBefore.toISOString(),
     ],
+  };
+}
+
+/**
+ * Marks other runs of a pipeline-month that are still `running` but whose
+ * worker is gone (no sign of life since `staleBefore`) as failed, so the
+ * ledger tells the truth and the month can be claimed again.
+ */
+export function abandonStale(
+  pipeline: string,
+  month: string,
+  staleBefore: Date,
+  runId: string,
+  now: Date,
+): Statement {
+  return {
+    sql: `UPDATE ${LEDGER_TABLE} SET status = 'failed', finished_at = $5,
+  error = 'abandoned: its worker stopped before finishing (killed or lost); the month kept its previous contents'
+WHERE pipeline = $1 AND month = $2 AND status = 'running' AND run_id <> $4
+  AND COALESCE(heartbeat_at, started_at) <= $3`,
+    params: [pipeline, month, staleBefore.toISOString(), runId, now.toISOString()],
+  };
+}
+
+/** Records a sign of life of a running run. */
+export function heartbeat(runId: string, at: Date): Statement {
+  return {
+    sql: `UPDATE ${LEDGER_TABLE} SET heartbeat_at = $2 WHERE run_id = $1 AND status = 'running'`,
+    params: [runId, at.toISOString()],
   };
 }
 
@@ -274,7 +307,8 @@ export function runningClaim(
 ): Statement {
   return {
     sql: `SELECT ${LEDGER_COLUMNS.join(", ")} FROM ${LEDGER_TABLE}
-WHERE pipeline = $1 AND month = $2 AND status = 'running' AND started_at > $3 AND run_id <> $4
+WHERE pipeline = $1 AND month = $2 AND status = 'running'
+  AND COALESCE(heartbeat_at, started_at) > $3 AND run_id <> $4
 ORDER BY started_at LIMIT 1`,
     params: [pipeline, month, staleBefore.toISOString(), runId],
   };
@@ -350,5 +384,6 @@ export function toLedgerRow(r: Record<string, unknown>): LedgerRow {
     notification: str(r.notification),
     started_at: date(r.started_at)!,
     finished_at: date(r.finished_at),
+    heartbeat_at: date(r.heartbeat_at),
   };
 }

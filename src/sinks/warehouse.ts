@@ -61,6 +61,9 @@ export interface PushdownStage {
   drop(): Promise<void>;
 }
 
+/** Outcome of {@link Warehouse.claim}. */
+export type Claim = { ok: true; release(): Promise<void> } | { ok: false; holder: LedgerRow };
+
 /** A warehouse the worker loads into. */
 export interface Warehouse {
   /** `pglite`, `postgres` or `redshift`. */
@@ -80,10 +83,11 @@ export interface Warehouse {
   lastSucceeded(pipeline: string, month: string): Promise<LedgerRow | undefined>;
   /**
    * Claims the pipeline-month for `row.run_id` by writing its `running` row,
-   * unless another run holds a claim younger than `leaseMs`. Returns that
-   * other run's row when the month is busy.
+   * unless a live run holds it (then its row is returned). Claims of runs
+   * whose worker died are marked failed and taken over. Call `release()` when
+   * the run has written its final ledger row.
    */
-  claim(row: LedgerRow, leaseMs: number): Promise<{ ok: true } | { ok: false; holder: LedgerRow }>;
+  claim(row: LedgerRow): Promise<Claim>;
   /** Writes (inserts or replaces) a ledger row in its own transaction. */
   recordRun(row: LedgerRow): Promise<void>;
   /**

@@ -12,9 +12,9 @@ import { z } from "zod";
 import { ConfigError, type ConfigProblem, UsageError } from "./errors.ts";
 import {
   IDENTIFIER,
+  type ParsedPipelines,
   parsePipelinesFile,
   type Pipeline,
-  type PipelinesFile,
   predicateColumns,
 } from "./contract.ts";
 import { compilePredicate, type Predicate, PredicateError } from "./predicate.ts";
@@ -167,7 +167,7 @@ function problemsOf(
 async function readPipelines(
   path: string,
   problems: ConfigProblem[],
-): Promise<PipelinesFile | undefined> {
+): Promise<ParsedPipelines["pipelines"]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -181,7 +181,7 @@ async function readPipelines(
       message:
         `cannot read '${path}': ${reason} (set PIPELINES_FILE or restore config/pipelines.json)`,
     });
-    return undefined;
+    return [];
   }
   let json: unknown;
   try {
@@ -192,14 +192,11 @@ async function readPipelines(
       source: path,
       message: `not valid JSON: ${(error as Error).message}`,
     });
-    return undefined;
+    return [];
   }
   const parsed = parsePipelinesFile(json);
-  if (!parsed.ok) {
-    problems.push(...problemsOf(parsed.issues, path));
-    return undefined;
-  }
-  return parsed.value;
+  problems.push(...problemsOf(parsed.issues, path));
+  return parsed.pipelines;
 }
 
 /**
@@ -220,10 +217,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     ),
   );
 
-  const file = await readPipelines(e.PIPELINES_FILE, problems);
+  const declared = await readPipelines(e.PIPELINES_FILE, problems);
   const pipelines: ResolvedPipeline[] = [];
   const tables = new Map<string, string>();
-  file?.pipelines.forEach((p, i) => {
+  declared.forEach((p, i) => {
+    if (!p) return;
     const table = i === 0 && e.TABLE_NAME ? e.TABLE_NAME : p.table;
     const other = tables.get(table.toLowerCase());
     if (other) {

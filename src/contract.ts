@@ -74,16 +74,14 @@ export interface Pipeline {
   extra_columns: "ignore" | "fail";
   /** Field delimiter, one character. Default `,`. */
   delimiter: string;
+  /**
+   * Largest share of rows (0 to 1) that may break the contract before the
+   * month is refused instead of loaded (a systematic problem, not a few bad
+   * rows). Default 0.1.
+   */
+  max_rejected_share: number;
   /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
   generator?: string | undefined;
-}
-
-/** The whole `pipelines.json` file. */
-export interface PipelinesFile {
-  /** Optional JSON-schema pointer for editors. */
-  $schema?: string | undefined;
-  /** The pipelines; names must be unique. */
-  pipelines: Pipeline[];
 }
 
 const ColumnSchema = z.strictObject({
@@ -132,6 +130,8 @@ const PipelineSchema = z.strictObject({
   extra_columns: z.enum(["ignore", "fail"]).default("ignore"),
   /** Field delimiter, one character. Default `,`. */
   delimiter: z.string().length(1).default(","),
+  /** Largest share of rejected rows before the month is refused. Default 0.1. */
+  max_rejected_share: z.number().min(0).max(1).default(0.1),
   /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
   generator: z.string().optional(),
 }).superRefine((p, ctx) => {
@@ -184,20 +184,8 @@ const PipelineSchema = z.strictObject({
 const PipelinesFileSchema = z.strictObject({
   /** Optional JSON-schema pointer for editors. */
   $schema: z.string().optional(),
-  /** The pipelines; names must be unique. */
-  pipelines: z.array(PipelineSchema).min(1),
-}).superRefine((f, ctx) => {
-  const names = new Set<string>();
-  f.pipelines.forEach((p, i) => {
-    if (names.has(p.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["pipelines", i, "name"],
-        message: `duplicate pipeline '${p.name}'`,
-      });
-    }
-    names.add(p.name);
-  });
+  /** The pipelines, each validated on its own so every problem is reported. */
+  pipelines: z.array(z.unknown()).min(1),
 });
 
 /** One problem found in a configuration file. */
@@ -208,25 +196,46 @@ export interface FileIssue {
   message: string;
 }
 
+/** Result of {@link parsePipelinesFile}. */
+export interface ParsedPipelines {
+  /** Each pipeline, or undefined where it has problems (listed in `issues`). */
+  pipelines: Array<Pipeline | undefined>;
+  /** Every problem found, with its place in the file. */
+  issues: FileIssue[];
+}
+
 /**
  * Validates the parsed JSON of a pipelines file (unknown keys are errors).
- * Returns the pipelines with defaults applied, or zod's list of issues.
+ * Each pipeline is validated on its own, so one broken pipeline does not
+ * hide the problems of the others; defaults are applied to the valid ones.
  */
-export function parsePipelinesFile(
-  json: unknown,
-): { ok: true; value: PipelinesFile } | { ok: false; issues: FileIssue[] } {
-  const parsed = PipelinesFileSchema.safeParse(json);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({
-        path: i.path.map((p) => (typeof p === "number" ? p : String(p))),
-        message: i.message,
-      })),
-    };
-  }
-  const value: PipelinesFile = parsed.data;
-  return { ok: true, value };
+export function parsePipelinesFile(json: unknown): ParsedPipelines {
+  const toIssues = (
+    issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
+    prefix: Array<string | number>,
+  ) =>
+    issues.map((i) => ({
+      path: [...prefix, ...i.path.map((p) => (typeof p === "number" ? p : String(p)))],
+      message: i.message,
+    }));
+  const file = PipelinesFileSchema.safeParse(json);
+  if (!file.success) return { pipelines: [], issues: toIssues(file.error.issues, []) };
+  const issues: FileIssue[] = [];
+  const names = new Set<string>();
+  const pipelines = file.data.pipelines.map((raw, i) => {
+    const parsed = PipelineSchema.safeParse(raw);
+    if (!parsed.success) {
+      issues.push(...toIssues(parsed.error.issues, ["pipelines", i]));
+      return undefined;
+    }
+    const p: Pipeline = parsed.data;
+    if (names.has(p.name)) {
+      issues.push({ path: ["pipelines", i, "name"], message: `duplicate pipeline '${p.name}'` });
+    }
+    names.add(p.name);
+    return p;
+  });
+  return { pipelines, issues };
 }
 
 /** The column the warehouse sorts on: `sort_key`, else the first timestamp column. */

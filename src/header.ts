@@ -45,6 +45,23 @@ export function matchHeader(
     const renamed = missing.length && extra.length
       ? ` (renamed? the file has ${extra.map((m) => `'${m}'`).join(", ")})`
       : "";
+    // One header field holding the others with another separator: a delimiter mismatch.
+    const other = [";", "\t", "|"].find((d) =>
+      d !== pipeline.delimiter && clean.length === 1 && clean[0]!.includes(d)
+    );
+    if (other) {
+      const shown = other === "\t" ? "\\t" : other;
+      throw new RunError(
+        "validate",
+        `Header of ${url} is one field '${
+          clean[0]!.slice(0, 80)
+        }': the file seems to use '${shown}' as delimiter, the ${pipeline.name} contract expects '${pipeline.delimiter}'`,
+        {
+          hint:
+            `set "delimiter": "${shown}" for the pipeline in the pipelines file, or export the file with '${pipeline.delimiter}'`,
+        },
+      );
+    }
     throw new RunError(
       "validate",
       `Header of ${url} does not match the ${pipeline.name} contract: ${
@@ -81,7 +98,13 @@ export async function readHeader(
       truncateRaggedLines: true,
       ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
     });
-    names = (await lf.collect()).columns;
+    // Polars renames a repeated header name to `<name>_duplicated_<n>`: undo that so
+    // the duplicate is reported instead of silently read as another column.
+    const raw = (await lf.collect()).columns;
+    names = raw.map((n) => {
+      const m = /^(.*)_duplicated_\d+$/.exec(n);
+      return m && raw.includes(m[1]!) ? m[1]! : n;
+    });
   } catch (error) {
     const message = messageOf(error).split("\n")[0]!;
     if (/empty/i.test(message)) {

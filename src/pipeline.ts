@@ -252,11 +252,6 @@ export async function runMonth(
 
     step = "stage";
     if (options.signal?.aborted) throw new InterruptedError(step);
-    const processed = await deps.source.publish(
-      staged.processedPath,
-      processedKey(pipeline.name, month, runId),
-    );
-    report.processedUrl = processed.url;
     if (staged.quarantinePath) {
       const quarantine = await deps.source.publish(
         staged.quarantinePath,
@@ -264,6 +259,12 @@ export async function runMonth(
       );
       report.quarantineUrl = quarantine.url;
     }
+    refuseTooManyRejected(pipeline, report);
+    const processed = await deps.source.publish(
+      staged.processedPath,
+      processedKey(pipeline.name, month, runId),
+    );
+    report.processedUrl = processed.url;
 
     step = "load";
     if (options.signal?.aborted) throw new InterruptedError(step);
@@ -353,6 +354,35 @@ export async function failUnreachable(
 }
 
 /**
+ * Refuses a month where more rows broke the contract than the pipeline
+ * allows: that is a systematic problem (a changed export, a shifted column),
+ * and loading the few good rows would replace a good month with a bad one.
+ * The quarantine file is already published, so the rows can be inspected.
+ *
+ * @throws {RunError} step `validate`
+ */
+function refuseTooManyRejected(pipeline: ResolvedPipeline, report: RunReport): void {
+  const read = report.rowsRead ?? 0;
+  const rejected = report.rowsRejected ?? 0;
+  if (read === 0 || rejected / read <= pipeline.max_rejected_share) return;
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+  const top = report.reasons?.[0];
+  throw new RunError(
+    "validate",
+    `${
+      pct(rejected / read)
+    } of the rows of ${report.source?.url} (${rejected} of ${read}) broke the contract, more than the ${pipeline.name} pipeline allows (max_rejected_share ${
+      pct(pipeline.max_rejected_share)
+    })${top ? `; most often '${top.reason}'` : ""}; the month was not loaded`,
+    {
+      hint: `see the quarantined rows in ${
+        report.quarantineUrl ?? "the errors zone"
+      }; fix the file, or raise max_rejected_share for the pipeline`,
+    },
+  );
+}
+
+/**
  * The pushdown path: Redshift scans, checks and filters the raw file itself;
  * the worker only reads the header, publishes the quarantine and commits.
  */
@@ -405,6 +435,7 @@ async function pushdownMonth(
       report.quarantineUrl =
         (await deps.source.publish(path, quarantineKey(pipeline.name, month, report.runId))).url;
     }
+    refuseTooManyRejected(pipeline, report);
     ctx.setStep("load");
     if (ctx.signal?.aborted) throw new InterruptedError("load");
     report.rowsLoaded = await stage.commit(

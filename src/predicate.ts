@@ -417,7 +417,13 @@ class Parser {
         if (STATEMENT_WORDS.has(word)) {
           this.fail(`'${t.text}' is not allowed (no statements or subqueries)`, t);
         }
-        if (this.peek().type === "punct" && this.peek().text === "(") return this.call(t);
+        if (this.peek().type === "punct" && this.peek().text === "(") {
+          const inner = this.tokens[this.at + 1];
+          if (inner && STATEMENT_WORDS.has(this.word(inner))) {
+            this.fail("subqueries are not allowed", inner);
+          }
+          return this.call(t);
+        }
         if (KEYWORDS.has(word)) this.fail(`unexpected ${word}`, t);
         return this.column(t.text, t, false);
       }

@@ -181,6 +181,11 @@ export async function stageMonth(
         ),
       ).sinkCSV(quarantinePath).collect();
     }
+    if (rowsRead === 0) {
+      throw new RunError("validate", `${file.url} has a header but no data rows`, {
+        hint: "re-export the month; an empty month is refused so it can never wipe a loaded one",
+      });
+    }
     return {
       rowsRead,
       rowsRejected,
@@ -191,6 +196,7 @@ export async function stageMonth(
       warnings,
     };
   } catch (error) {
+    if (error instanceof RunError) throw error;
     throw new RunError("stage", `Cannot stage ${file.url}: ${firstLine(error)}`, {
       hint: "check free disk space in the temporary folder",
       cause: error,

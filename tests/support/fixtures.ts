@@ -23,6 +23,7 @@ export function samplePipeline(overrides: Partial<Pipeline> = {}): ResolvedPipel
     derived: [],
     extra_columns: "ignore",
     delimiter: ",",
+    max_rejected_share: 0.1,
     ...overrides,
   };
   return { ...p, compiled: compilePredicate(p.predicate, predicateColumns(p)) };

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { addSecrets, jsonLine, log, redact, setupLogging } from "../src/log.ts";
+
+Deno.test("redact() hides registered secrets and URL credentials", () => {
+  addSecrets(["hunter2-Secret", "abc"]);
+  assert.equal(redact("password hunter2-Secret failed"), "password *** failed");
+  assert.equal(
+    redact("abc stays: too short to be a secret"),
+    "abc stays: too short to be a secret",
+  );
+  assert.equal(
+    redact("connect postgres://etl:p%40ss@db:5432/x failed"),
+    "connect postgres://etl:***@db:5432/x failed",
+  );
+});
+
+Deno.test("log records are JSON lines, redacted, with properties", async () => {
+  const lines: string[] = [];
+  addSecrets(["token-XYZ-123"]);
+  await setupLogging({ level: "debug", sink: (r) => lines.push(jsonLine(r)) });
+  log("test").with({ pipeline: "events" }).info("loaded {rows} rows with token-XYZ-123", {
+    rows: 5,
+    nested: { url: "s3://x", secret: "token-XYZ-123" },
+    error: new Error("boom token-XYZ-123"),
+  });
+  await setupLogging({ level: "error" });
+  assert.equal(lines.length, 1);
+  const record = JSON.parse(lines[0]!);
+  assert.equal(record.level, "info");
+  assert.equal(record.logger, "etl.test");
+  assert.equal(record.message, "loaded 5 rows with ***");
+  assert.equal(record.pipeline, "events");
+  assert.equal(record.nested.secret, "***");
+  assert.deepEqual(record.error, { name: "Error", message: "boom ***" });
+  assert.ok(!lines[0]!.includes("token-XYZ-123"));
+});

@@ -128,3 +128,41 @@ Deno.test({
       assert.equal(again.code, 0, again.out);
     }),
 });
+
+Deno.test({
+  name: "PostgreSQL stopped during the load: alert, month intact, next run needs no repair",
+  ignore,
+  fn: () =>
+    withPostgres(async (cluster, ws, sql) => {
+      await ws.generate("events", "2021/02/events.csv", FEB, 20_000);
+      const config = await loadConfig({
+        env: { ...ws.env, DATABASE_URL: cluster.url, LOG_LEVEL: "error" },
+      });
+      assert.equal((await run(config, ["--month", "2021-02", "--pipeline", "events"])).code, 0);
+      const before = await sql(SNAPSHOT);
+      // Hold the load inside its transaction long enough to stop the server under it.
+      await sql(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$;
+        CREATE TRIGGER slow BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION slow();`);
+      const running = run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const active = await sql(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY %' AND state = 'active'",
+        ).catch(() => [{ n: 0 }]);
+        if (Number(active[0]!.n) > 0) break;
+      }
+      await cluster.kill();
+      const failed = await running;
+      assert.equal(failed.code, 1);
+      assert.match(failed.out, /events 2021-02 FAILED at load: /);
+      await cluster.start();
+      assert.deepEqual(await sql(SNAPSHOT), before, "the month kept its previous contents");
+      await sql("DROP TRIGGER slow ON events");
+      const again = await run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
+      assert.equal(again.code, 0, again.out);
+      const statuses = await sql("SELECT status, error FROM etl_runs ORDER BY started_at");
+      assert.deepEqual(statuses.map((r) => r.status), ["succeeded", "failed", "succeeded"]);
+      assert.match(String(statuses[1]!.error), /abandoned|terminat|connection/i);
+    }),
+});

@@ -144,7 +144,11 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
   /** Gets a client, turning connection failures into a clear transient error. */
   private async connect(): Promise<pg.PoolClient> {
     try {
-      return await this.pool.connect();
+      const client = await this.pool.connect();
+      // A server that dies under a checked-out client makes it emit 'error';
+      // unheard, that would crash the process. The failing query reports it.
+      if (client.listenerCount("error") === 0) client.on("error", () => {});
+      return client;
     } catch (error) {
       throw unreachable(this.description, error);
     }

@@ -151,3 +151,27 @@ Deno.test("selectPipelines() returns all, one, or a usage error naming the decla
     (e: unknown) => e instanceof UsageError && /declared: events, transactions/.test(e.message),
   );
 });
+
+Deno.test("the contract refuses duplicate, reserved and dangling names, each at its place", async () => {
+  const shipped = JSON.parse(await Deno.readTextFile("config/pipelines.json"));
+  const events = shipped.pipelines[0];
+  events.columns.push({ name: "EMAIL", type: "string" }, { name: "run_id", type: "string" });
+  events.derived.push({ name: "country", kind: "email_domain", from: "amount" });
+  events.sort_key = "nope";
+  shipped.pipelines.push({ ...shipped.pipelines[1] });
+  const file = await withPipelines(shipped);
+  const problems = problemsOf(await loadConfig({ env: { PIPELINES_FILE: file } }).catch((e) => e));
+  const text = problems.join("\n");
+  assert.match(text, /pipelines\[0\]\.columns\[8\]\.name .*duplicate column 'EMAIL'/);
+  assert.match(
+    text,
+    /pipelines\[0\]\.columns\[9\]\.name .*'run_id' is reserved for a column the worker adds/,
+  );
+  assert.match(text, /pipelines\[0\]\.derived\[1\]\.name .*'country' is already a column/);
+  assert.match(
+    text,
+    /pipelines\[0\]\.derived\[1\]\.from .*'amount' must be a declared string column/,
+  );
+  assert.match(text, /pipelines\[0\]\.sort_key .*'nope' is not a declared column/);
+  assert.match(text, /pipelines\[2\]\.name .*duplicate pipeline 'transactions'/);
+});

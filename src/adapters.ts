@@ -58,7 +58,7 @@ export function awsCredentials(config: Config, region: string): () => Promise<{
 }
 
 /** An S3 client for the configured region and endpoint. */
-export function s3Client(config: Config): S3Client {
+function s3Client(config: Config): S3Client {
   const endpoint = config.aws.s3Endpoint ?? config.aws.endpoint;
   const region = config.aws.region ?? "us-east-1";
   return new S3Client({

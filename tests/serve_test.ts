@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT, workspace } from "./support/workspace.ts";
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -34,7 +34,7 @@ Deno.test("deno task serve catches up, serves health and metrics, and exits 0 on
   ) {
     await ws.write(key, await Deno.readFile(join(ROOT, "datasets", key)));
   }
-  const port = await freePort();
+  const port = freePort();
   const child = new Deno.Command("deno", {
     args: ["task", "serve"],
     cwd: ROOT,

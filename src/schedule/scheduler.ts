@@ -95,6 +95,7 @@ export class Scheduler {
     return this.running;
   }
 
+  /** Plans, then runs the planned months in order until done or stopping. */
   private async process(trigger: string): Promise<TickResult> {
     const logger = log("schedule");
     const plan = await this.plan();

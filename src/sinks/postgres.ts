@@ -15,7 +15,7 @@ import { RunError } from "../errors.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 
 /** A pooled client, as a {@link SqlExecutor}. */
-interface PgExecutor extends SqlExecutor {
+export interface PgExecutor extends SqlExecutor {
   /** The underlying client (COPY streams need it). */
   client: pg.PoolClient;
 }

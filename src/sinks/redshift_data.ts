@@ -15,9 +15,7 @@ import {
   BatchExecuteStatementCommand,
   CancelStatementCommand,
   DescribeStatementCommand,
-  type DescribeStatementCommandOutput,
   ExecuteStatementCommand,
-  type Field,
   GetStatementResultCommand,
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
@@ -65,8 +63,32 @@ export class RedshiftStatementError extends Error {
   }
 }
 
+/** One value of a Data API result row (the union the API returns). */
+export interface DataApiField {
+  /** True for SQL NULL. */
+  isNull?: boolean | undefined;
+  /** Text value. */
+  stringValue?: string | undefined;
+  /** Integer value. */
+  longValue?: number | undefined;
+  /** Floating-point value. */
+  doubleValue?: number | undefined;
+  /** Boolean value. */
+  booleanValue?: boolean | undefined;
+}
+
+/** What a finished statement reports. */
+export interface StatementDone {
+  /** Statement (or batch) id. */
+  id: string;
+  /** Whether rows can be fetched with GetStatementResult. */
+  hasResultSet: boolean;
+  /** Rows returned or affected, when Redshift reports it. */
+  resultRows: number | undefined;
+}
+
 /** Converts one Data API field to a JS value. */
-export function fieldValue(f: Field): string | number | boolean | null {
+export function fieldValue(f: DataApiField): string | number | boolean | null {
   if (f.isNull) return null;
   if (f.stringValue !== undefined) return f.stringValue;
   if (f.longValue !== undefined) return Number(f.longValue);
@@ -106,7 +128,7 @@ export class RedshiftData {
   }
 
   /** Runs one statement and waits for it; returns its description. */
-  async execute(sql: string): Promise<DescribeStatementCommandOutput> {
+  async execute(sql: string): Promise<StatementDone> {
     const { Id } = await this.client.send(
       new ExecuteStatementCommand({ ...this.where(), Sql: sql }),
     );
@@ -115,7 +137,7 @@ export class RedshiftData {
   }
 
   /** Runs statements as ONE transaction (Redshift's batch semantics) and waits. */
-  async batch(sqls: string[]): Promise<DescribeStatementCommandOutput> {
+  async batch(sqls: string[]): Promise<StatementDone> {
     const { Id } = await this.client.send(
       new BatchExecuteStatementCommand({ ...this.where(), Sqls: sqls }),
     );
@@ -126,8 +148,8 @@ export class RedshiftData {
   /** Runs a query and returns every row (all pages) as objects. */
   async query(sql: string): Promise<Record<string, unknown>[]> {
     const done = await this.execute(sql);
-    if (!done.HasResultSet) return [];
-    return await this.results(done.Id!);
+    if (!done.hasResultSet) return [];
+    return await this.results(done.id);
   }
 
   /** Reads every page of a statement's result. */
@@ -141,7 +163,7 @@ export class RedshiftData {
       const names = (page.ColumnMetadata ?? []).map((c) => c.name ?? c.label ?? "");
       for (const record of page.Records ?? []) {
         const row: Record<string, unknown> = {};
-        record.forEach((f, i) => (row[names[i]!] = fieldValue(f)));
+        record.forEach((f, i) => (row[names[i]!] = fieldValue(f as DataApiField)));
         rows.push(row);
       }
       token = page.NextToken;
@@ -150,13 +172,15 @@ export class RedshiftData {
   }
 
   /** Polls until the statement ends; throws on FAILED/ABORTED or timeout. */
-  private async wait(id: string): Promise<DescribeStatementCommandOutput> {
+  private async wait(id: string): Promise<StatementDone> {
     const timeoutMs = this.options.timeoutMs ?? 15 * 60_000;
     const deadline = Date.now() + timeoutMs;
     let delay = this.options.firstPollMs ?? 50;
     for (;;) {
       const d = await this.client.send(new DescribeStatementCommand({ Id: id }));
-      if (d.Status === "FINISHED") return d;
+      if (d.Status === "FINISHED") {
+        return { id, hasResultSet: d.HasResultSet ?? false, resultRows: d.ResultRows };
+      }
       if (d.Status === "FAILED" || d.Status === "ABORTED") {
         const failed = d.SubStatements?.findIndex((s) => s.Status === "FAILED");
         const subError = failed !== undefined && failed >= 0

@@ -1,0 +1,76 @@
+/**
+ * One month's raw file as the pipeline sees it: every field read as text,
+ * parsed against the contract, the derived columns added, and each row
+ * flagged rejected (`_reason`) or kept by the predicate (`_kept`). Nothing
+ * is filtered out, so the same plan answers "what does the file hold" and
+ * "what would the warehouse get".
+ *
+ * @module
+ */
+
+import pl from "nodejs-polars";
+import type { ResolvedPipeline } from "../config.ts";
+import type { LazyFrame } from "../polars.ts";
+import type { SourceFile } from "../sources/source.ts";
+import { checkContract, REASON, ROW } from "../transform/contract_check.ts";
+import { addDerived } from "../transform/derive.ts";
+
+/** True on rows that pass the contract and the predicate (what the warehouse loads). */
+export const KEPT = "_kept";
+
+/** What {@link monthFrame} needs to know about the file's header. */
+export interface FrameHeader {
+  /** Header names in file order (from `readHeader`). */
+  names: readonly string[];
+  /** Data rows with too many fields, when known (see `findRaggedRows`). */
+  raggedRows?: readonly number[];
+}
+
+/**
+ * Adds {@link KEPT}: the predicate, evaluated with Polars SQL exactly as the
+ * pipeline's filter does, on rows the contract accepted; a null predicate is
+ * false, as in a SQL `WHERE`.
+ */
+export function flagKept(checked: LazyFrame, pipeline: ResolvedPipeline): LazyFrame {
+  const ctx = pl.SQLContext({ rows: checked });
+  return ctx.execute(
+    `SELECT *, ("${REASON}" IS NULL AND COALESCE((${pipeline.compiled.sql}), FALSE)) AS "${KEPT}" FROM rows`,
+  );
+}
+
+/**
+ * The lazy plan of a month's rows: the declared columns typed, the derived
+ * columns, `_reason` (null on good rows), `_line` and {@link KEPT}.
+ *
+ * The scan is the pipeline's own (`src/stage.ts`): text columns, strict about
+ * rows with too many fields unless `header.raggedRows` lists them.
+ */
+export function monthFrame(
+  file: SourceFile,
+  pipeline: ResolvedPipeline,
+  header: FrameHeader,
+): LazyFrame {
+  const declared = new Set(pipeline.columns.map((c) => c.name));
+  const schema: Record<string, typeof pl.Utf8> = {};
+  header.names.forEach((name, i) => {
+    schema[declared.has(name) ? name : `__ignored_${i}`] = pl.Utf8;
+  });
+  const scan = pl.scanCSV(file.scanPath, {
+    hasHeader: true,
+    sep: pipeline.delimiter,
+    schema,
+    truncateRaggedLines: header.raggedRows !== undefined,
+    rowIndexName: ROW,
+    encoding: "utf8-lossy",
+    ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
+  });
+  const checked = checkContract(
+    scan.select(...pipeline.columns.map((c) => c.name), ROW),
+    pipeline.columns,
+    {
+      headerFields: header.names.length,
+      ...(header.raggedRows ? { raggedRows: header.raggedRows } : {}),
+    },
+  );
+  return flagKept(addDerived(checked, pipeline.derived), pipeline);
+}

@@ -56,12 +56,16 @@ function firstLine(error: unknown): string {
   return messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
 }
 
-/** Builds the lazy plan: scan, contract check, predicate, derived and system columns. */
-export function planMonth(
+/**
+ * The month's rows checked against the contract: every field scanned as
+ * text, then typed, with `_reason` (null on good rows) and `_line`. Strict
+ * about rows with too many fields unless `header.raggedRows` lists them
+ * (Polars would otherwise drop their extra fields silently).
+ */
+export function scanChecked(
   file: SourceFile,
   pipeline: ResolvedPipeline,
-  stamp: RunStamp,
-  header: { names: string[]; raggedRows?: readonly number[] },
+  header: { names: readonly string[]; raggedRows?: readonly number[] | undefined },
 ): LazyFrame {
   const declared = new Set(pipeline.columns.map((c) => c.name));
   const schema: Record<string, typeof pl.Utf8> = {};
@@ -72,18 +76,26 @@ export function planMonth(
     hasHeader: true,
     sep: pipeline.delimiter,
     schema,
-    // Strict unless the rows with extra fields are already known: Polars
-    // would otherwise drop their extra fields silently.
     truncateRaggedLines: header.raggedRows !== undefined,
     rowIndexName: ROW,
     encoding: "utf8-lossy",
     ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
   });
   const raw = scan.select(...pipeline.columns.map((c) => c.name), ROW);
-  let lf = checkContract(raw, pipeline.columns, {
+  return checkContract(raw, pipeline.columns, {
     headerFields: header.names.length,
     ...(header.raggedRows ? { raggedRows: header.raggedRows } : {}),
   });
+}
+
+/** Builds the lazy plan: scan, contract check, predicate, derived and system columns. */
+export function planMonth(
+  file: SourceFile,
+  pipeline: ResolvedPipeline,
+  stamp: RunStamp,
+  header: { names: string[]; raggedRows?: readonly number[] },
+): LazyFrame {
+  let lf = scanChecked(file, pipeline, header);
   const derivedNames = new Set(pipeline.derived.map((d) => d.name));
   const predicateNeedsDerived = pipeline.compiled.columns.some((c) => derivedNames.has(c));
   if (predicateNeedsDerived) lf = addDerived(lf, pipeline.derived);

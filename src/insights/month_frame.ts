@@ -12,7 +12,8 @@ import pl from "nodejs-polars";
 import type { ResolvedPipeline } from "../config.ts";
 import type { LazyFrame } from "../polars.ts";
 import type { SourceFile } from "../sources/source.ts";
-import { checkContract, REASON, ROW } from "../transform/contract_check.ts";
+import { scanChecked } from "../stage.ts";
+import { REASON } from "../transform/contract_check.ts";
 import { addDerived } from "../transform/derive.ts";
 
 /** True on rows that pass the contract and the predicate (what the warehouse loads). */
@@ -42,35 +43,13 @@ export function flagKept(checked: LazyFrame, pipeline: ResolvedPipeline): LazyFr
  * The lazy plan of a month's rows: the declared columns typed, the derived
  * columns, `_reason` (null on good rows), `_line` and {@link KEPT}.
  *
- * The scan is the pipeline's own (`src/stage.ts`): text columns, strict about
- * rows with too many fields unless `header.raggedRows` lists them.
+ * The scan and the contract check are the pipeline's own (`scanChecked` in
+ * `src/stage.ts`).
  */
 export function monthFrame(
   file: SourceFile,
   pipeline: ResolvedPipeline,
   header: FrameHeader,
 ): LazyFrame {
-  const declared = new Set(pipeline.columns.map((c) => c.name));
-  const schema: Record<string, typeof pl.Utf8> = {};
-  header.names.forEach((name, i) => {
-    schema[declared.has(name) ? name : `__ignored_${i}`] = pl.Utf8;
-  });
-  const scan = pl.scanCSV(file.scanPath, {
-    hasHeader: true,
-    sep: pipeline.delimiter,
-    schema,
-    truncateRaggedLines: header.raggedRows !== undefined,
-    rowIndexName: ROW,
-    encoding: "utf8-lossy",
-    ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
-  });
-  const checked = checkContract(
-    scan.select(...pipeline.columns.map((c) => c.name), ROW),
-    pipeline.columns,
-    {
-      headerFields: header.names.length,
-      ...(header.raggedRows ? { raggedRows: header.raggedRows } : {}),
-    },
-  );
-  return flagKept(addDerived(checked, pipeline.derived), pipeline);
+  return flagKept(addDerived(scanChecked(file, pipeline, header), pipeline.derived), pipeline);
 }

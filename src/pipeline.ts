@@ -24,8 +24,8 @@ import { stageMonth } from "./stage.ts";
 export interface RunDeps {
   /** The month source and data zones. */
   source: Source;
-  /** The warehouse; not touched by dry runs. */
-  warehouse: Warehouse;
+  /** The warehouse; dry runs do without. */
+  warehouse?: Warehouse | undefined;
   /** The notifier. */
   notifier: Notifier;
   /** Clock; replaceable in tests. */
@@ -138,6 +138,10 @@ export async function runMonth(
   options: RunOptions = {},
 ): Promise<RunReport> {
   const now = deps.now ?? (() => new Date());
+  const warehouse = deps.warehouse;
+  if (!warehouse && !options.dryRun) {
+    throw new Error("runMonth() needs a warehouse unless it is a dry run");
+  }
   const startedAt = now();
   const runId = newRunId(startedAt);
   const logger = log("run").with({
@@ -151,8 +155,8 @@ export async function runMonth(
     month: formatMonth(month),
     status: "failed",
     table: pipeline.table,
-    warehouse: deps.warehouse.kind,
-    strategy: deps.warehouse.strategy,
+    warehouse: deps.warehouse?.kind ?? "none (dry run)",
+    strategy: deps.warehouse?.strategy ?? "none",
     warnings: [],
     startedAt,
     durationMs: 0,
@@ -164,7 +168,7 @@ export async function runMonth(
     if (options.signal?.aborted) throw new InterruptedError(step);
     if (!options.dryRun) {
       step = "ledger";
-      await prepareOnce(deps.warehouse, pipeline);
+      await prepareOnce(warehouse!, pipeline);
       step = "locate";
     }
     const file = await deps.source.locate(pipeline, month);
@@ -178,7 +182,7 @@ export async function runMonth(
     if (!options.dryRun) {
       step = "ledger";
       if (!options.force) {
-        const last = await deps.warehouse.lastSucceeded(pipeline.name, report.month);
+        const last = await warehouse!.lastSucceeded(pipeline.name, report.month);
         if (
           last && last.source_identity === file.identity && last.target_table === pipeline.table
         ) {
@@ -188,12 +192,12 @@ export async function runMonth(
           } rows on ${last.finished_at?.toISOString() ?? "?"} (use --force to reload)`;
           report.rowsLoaded = last.rows_loaded ?? undefined;
           report.durationMs = now().getTime() - startedAt.getTime();
-          await deps.warehouse.recordRun(ledgerOf(report, "skipped", now()));
+          await warehouse!.recordRun(ledgerOf(report, "skipped", now()));
           logger.info("skipped: {reason}", { reason: report.skipReason });
           return report;
         }
       }
-      const claim = await deps.warehouse.claim(ledgerOf(report, "running", null));
+      const claim = await warehouse!.claim(ledgerOf(report, "running", null));
       if (!claim.ok) {
         report.status = "skipped";
         report.skipReason =
@@ -205,7 +209,7 @@ export async function runMonth(
       release = claim.release;
     }
 
-    if (deps.warehouse.pushdown && !options.dryRun) {
+    if (warehouse?.pushdown && !options.dryRun) {
       await pushdownMonth(deps, pipeline, month, report, {
         file,
         scratch,
@@ -268,7 +272,7 @@ export async function runMonth(
 
     step = "load";
     if (options.signal?.aborted) throw new InterruptedError(step);
-    const loaded = await deps.warehouse.loadMonth({
+    const loaded = await warehouse!.loadMonth({
       pipeline,
       month,
       processedPath: staged.processedPath,
@@ -291,7 +295,7 @@ export async function runMonth(
     };
     logger.error("failed at {step}: {message}", { ...report.error });
     if (!options.dryRun) {
-      await deps.warehouse.recordRun(ledgerOf(report, "failed", now())).catch((e) =>
+      await warehouse!.recordRun(ledgerOf(report, "failed", now())).catch((e) =>
         logger.error("could not record the failure in the ledger: {message}", {
           message: redact(messageOf(e)),
         })
@@ -410,7 +414,7 @@ async function pushdownMonth(
   }
   ctx.setStep("load");
   const stage = await unlessAborted(
-    deps.warehouse.pushdown!({
+    deps.warehouse!.pushdown!({
       pipeline,
       month,
       file: ctx.file,

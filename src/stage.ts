@@ -20,7 +20,15 @@ import { messageOf, RunError } from "./errors.ts";
 import { readHeader } from "./header.ts";
 import type { SourceFile } from "./sources/source.ts";
 import { findRaggedRows } from "./ragged.ts";
-import { checkContract, LINE, RAW_PREFIX, REASON, ROW } from "./transform/contract_check.ts";
+import {
+  checkContract,
+  type CheckOptions,
+  LINE,
+  RAW_PREFIX,
+  REASON,
+  ROW,
+  withReasonText,
+} from "./transform/contract_check.ts";
 import { addDerived, addSystemColumns, type RunStamp } from "./transform/derive.ts";
 import { keepMatchingOrRejected } from "./transform/filter.ts";
 
@@ -56,16 +64,29 @@ function firstLine(error: unknown): string {
   return messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
 }
 
+/** How a month's file is scanned. */
+export interface ScanShape {
+  /** Header names in file order. */
+  names: readonly string[];
+  /** Rows with too many fields, once known (the scan then tolerates them). */
+  raggedRows?: readonly number[] | undefined;
+  /** Decode invalid UTF-8 as U+FFFD (and reject those values) instead of failing. */
+  lossy?: boolean | undefined;
+}
+
 /**
  * The month's rows checked against the contract: every field scanned as
- * text, then typed, with `_reason` (null on good rows) and `_line`. Strict
- * about rows with too many fields unless `header.raggedRows` lists them
- * (Polars would otherwise drop their extra fields silently).
+ * text, then typed, with `_reason` (a code, null on good rows) and `_line`.
+ *
+ * Strict by default, because strict is fast: about rows with too many
+ * fields (Polars would otherwise drop their extra fields silently) and about
+ * invalid UTF-8. {@link withScanFallbacks} relaxes either only for the files
+ * that need it.
  */
 export function scanChecked(
   file: SourceFile,
   pipeline: ResolvedPipeline,
-  header: { names: readonly string[]; raggedRows?: readonly number[] | undefined },
+  header: ScanShape,
 ): LazyFrame {
   const declared = new Set(pipeline.columns.map((c) => c.name));
   const schema: Record<string, typeof pl.Utf8> = {};
@@ -78,14 +99,49 @@ export function scanChecked(
     schema,
     truncateRaggedLines: header.raggedRows !== undefined,
     rowIndexName: ROW,
-    encoding: "utf8-lossy",
+    encoding: header.lossy ? "utf8-lossy" : "utf8",
     ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
   });
   const raw = scan.select(...pipeline.columns.map((c) => c.name), ROW);
-  return checkContract(raw, pipeline.columns, {
-    headerFields: header.names.length,
-    ...(header.raggedRows ? { raggedRows: header.raggedRows } : {}),
-  });
+  return checkContract(raw, pipeline.columns, checkOptions(header));
+}
+
+/** The contract-check options matching a scan shape. */
+export function checkOptions(header: ScanShape): CheckOptions {
+  return { headerFields: header.names.length, raggedRows: header.raggedRows, lossy: header.lossy };
+}
+
+/**
+ * Runs `attempt` with the strict scan, and again with a relaxed one when the
+ * file needs it: lossy decoding after "invalid utf-8", the list of rows with
+ * too many fields (a byte-level pass, `src/ragged.ts`) after "more fields
+ * than defined". Returns the result and the shape that worked.
+ */
+export async function withScanFallbacks<T>(
+  header: { names: readonly string[] },
+  pipeline: ResolvedPipeline,
+  open: () => Promise<AsyncIterable<Uint8Array>>,
+  attempt: (shape: ScanShape) => Promise<T>,
+): Promise<{ result: T; shape: ScanShape }> {
+  let shape: ScanShape = { names: header.names };
+  for (;;) {
+    try {
+      return { result: await attempt(shape), shape };
+    } catch (error) {
+      const message = messageOf(error);
+      if (!shape.lossy && /invalid utf-8/i.test(message)) {
+        shape = { ...shape, lossy: true };
+      } else if (!shape.raggedRows && /more fields than defined/.test(message)) {
+        const ragged = await findRaggedRows(await open(), {
+          delimiter: pipeline.delimiter,
+          expected: header.names.length,
+        });
+        shape = { ...shape, raggedRows: ragged.rows };
+      } else {
+        throw error;
+      }
+    }
+  }
 }
 
 /** Builds the lazy plan: scan, contract check, predicate, derived and system columns. */
@@ -93,7 +149,7 @@ export function planMonth(
   file: SourceFile,
   pipeline: ResolvedPipeline,
   stamp: RunStamp,
-  header: { names: string[]; raggedRows?: readonly number[] },
+  header: ScanShape,
 ): LazyFrame {
   let lf = scanChecked(file, pipeline, header);
   const derivedNames = new Set(pipeline.derived.map((d) => d.name));
@@ -142,19 +198,12 @@ export async function stageMonth(
     Deno.env.set("POLARS_NO_FAST_FILE_COUNT", "1");
   }
   let rowsRead: number;
+  let shape: ScanShape;
   try {
-    try {
-      await planMonth(file, pipeline, stamp, header).sinkParquet(stagePath).collect();
-    } catch (error) {
-      if (!/more fields than defined/.test(messageOf(error))) throw error;
-      const ragged = await findRaggedRows(await options.open(), {
-        delimiter: pipeline.delimiter,
-        expected: header.names.length,
-      });
+    ({ shape } = await withScanFallbacks(header, pipeline, options.open, async (attempt) => {
       await Deno.remove(stagePath).catch(() => {});
-      await planMonth(file, pipeline, stamp, { ...header, raggedRows: ragged.rows })
-        .sinkParquet(stagePath).collect();
-    }
+      await planMonth(file, pipeline, stamp, attempt).sinkParquet(stagePath).collect();
+    }));
     rowsRead = Number((await countPlan.collect()).getColumn("rows").get(0));
   } catch (error) {
     if (error instanceof RunError) throw error;
@@ -178,7 +227,11 @@ export async function stageMonth(
       .collect();
     let reasons: StageResult["reasons"] = [];
     if (rowsRejected > 0) {
-      const rejected = stage().filter(pl.col(REASON).isNotNull());
+      const rejected = withReasonText(
+        stage().filter(pl.col(REASON).isNotNull()),
+        pipeline.columns,
+        checkOptions(shape!),
+      );
       const byReason = await rejected.groupBy(REASON).agg(pl.len().alias("rows"))
         .sort("rows", true).collect();
       reasons = byReason.toRecords().map((r) => ({

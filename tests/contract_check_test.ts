@@ -8,7 +8,9 @@ import {
   parseTimestamp,
   RAW_PREFIX,
   REASON,
+  reasonTexts,
   ROW,
+  withReasonText,
 } from "../src/transform/contract_check.ts";
 import { addDerived, addSystemColumns } from "../src/transform/derive.ts";
 
@@ -97,8 +99,9 @@ Deno.test("checkContract() types good rows and gives every bad row a reason", as
     { id: null, at: null, amount: null, country: null, status: null, day: null, flag: null },
     { ...good, amount: " 7 " },
   ];
-  const out = await checkContract(rawFrame(rows), columns, { headerFields: 7, raggedRows: [13] })
-    .collect();
+  const options = { headerFields: 7, raggedRows: [13], lossy: true };
+  const checked = checkContract(rawFrame(rows), columns, options);
+  const out = await withReasonText(checked, columns, options).sort(LINE).collect();
   assert.deepEqual(out.getColumn(REASON).toArray(), [
     null,
     "id: not an integer",
@@ -122,6 +125,10 @@ Deno.test("checkContract() types good rows and gives every bad row a reason", as
     (out.getColumn("at").toArray()[0] as unknown as Date).toISOString(),
     "2021-02-01T00:00:00.000Z",
   );
+  // The hot path carries codes; reasonTexts() gives their words.
+  const codes = (await checked.select(REASON).collect()).getColumn(REASON).toArray();
+  assert.equal(codes[0], null);
+  assert.equal(reasonTexts(columns, options)[Number(codes[1]) - 1], "id: not an integer");
   // Raw text is kept on rejected rows only, for the quarantine file.
   assert.equal(out.getColumn(RAW_PREFIX + "id").get(1), "x1");
   assert.equal(out.getColumn(RAW_PREFIX + "id").get(0), null);

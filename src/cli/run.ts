@@ -68,9 +68,10 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
   const source = openSource(config);
   const notifier = openNotifier(config);
   const reports: RunReport[] = [];
-  let warehouse: Warehouse;
+  let warehouse: Warehouse | undefined;
   try {
-    warehouse = await openWarehouse(config);
+    // A dry run reads and counts; it needs no warehouse (and works while it is down).
+    warehouse = dryRun ? undefined : await openWarehouse(config);
   } catch (error) {
     // The warehouse is down: every requested month fails, and each is alerted.
     const strategy = config.warehouse.kind === "redshift" ? config.warehouse.strategy : "copy";
@@ -101,7 +102,7 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
       }
     }
   } finally {
-    await warehouse.close();
+    await warehouse?.close();
   }
   return reports.some((r) => r.status === "failed") ? 1 : 0;
 }

@@ -16,11 +16,11 @@ import { messageOf, RunError } from "../errors.ts";
 import { readHeader } from "../header.ts";
 import { formatMonth, type Month } from "../month.ts";
 import type { LazyFrame } from "../polars.ts";
-import { findRaggedRows } from "../ragged.ts";
 import type { SourceFile } from "../sources/source.ts";
 import { REASON } from "../transform/contract_check.ts";
 import { columnsFor } from "./columns.ts";
 import { KEPT, monthFrame } from "./month_frame.ts";
+import { withScanFallbacks } from "../stage.ts";
 import {
   answerable,
   type Answers,
@@ -179,22 +179,16 @@ export async function answerFile(
   const scratch = options.scratchDir ?? await Deno.makeTempDir({ prefix: "etl-insights-" });
   options = { ...options, scratchDir: scratch };
   try {
+    const open = options.open ??
+      (async () => (await Deno.open(file.scanPath, { read: true })).readable);
     try {
-      return await answerFrame(monthFrame(file, pipeline, header), options);
-    } catch (error) {
-      if (!/more fields than defined/.test(messageOf(error))) return fail(error);
-    }
-    try {
-      const open = options.open ??
-        (async () => (await Deno.open(file.scanPath, { read: true })).readable);
-      const ragged = await findRaggedRows(await open(), {
-        delimiter: pipeline.delimiter,
-        expected: header.names.length,
-      });
-      return await answerFrame(
-        monthFrame(file, pipeline, { ...header, raggedRows: ragged.rows }),
-        options,
+      const done = await withScanFallbacks(
+        header,
+        pipeline,
+        open,
+        (shape) => answerFrame(monthFrame(file, pipeline, shape), options),
       );
+      return done.result;
     } catch (error) {
       return fail(error);
     }

@@ -12,20 +12,15 @@ import pl from "nodejs-polars";
 import type { ResolvedPipeline } from "../config.ts";
 import type { LazyFrame } from "../polars.ts";
 import type { SourceFile } from "../sources/source.ts";
-import { scanChecked } from "../stage.ts";
+import { scanChecked, type ScanShape } from "../stage.ts";
 import { REASON } from "../transform/contract_check.ts";
 import { addDerived } from "../transform/derive.ts";
 
 /** True on rows that pass the contract and the predicate (what the warehouse loads). */
 export const KEPT = "_kept";
 
-/** What {@link monthFrame} needs to know about the file's header. */
-export interface FrameHeader {
-  /** Header names in file order (from `readHeader`). */
-  names: readonly string[];
-  /** Data rows with too many fields, when known (see `findRaggedRows`). */
-  raggedRows?: readonly number[];
-}
+/** What {@link monthFrame} needs to know about the file (see `ScanShape` in `src/stage.ts`). */
+export type FrameHeader = ScanShape;
 
 /**
  * Adds {@link KEPT}: the predicate, evaluated with Polars SQL exactly as the

@@ -10,7 +10,6 @@ import type { ResolvedPipeline } from "../config.ts";
 import { outputColumns } from "../contract.ts";
 import { MonthBusyError, RunError } from "../errors.ts";
 import { formatMonth } from "../month.ts";
-import { csvChunks } from "./csv_chunks.ts";
 import {
   abandonStale,
   createLedgerTable,
@@ -51,12 +50,12 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
   protected abstract session<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction; commits if it returns, rolls back if it throws. */
   protected abstract transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
-  /** COPYs CSV chunks into `table (columns)` inside `tx`; returns rows copied. */
+  /** COPYs the processed Parquet into `table (columns)` inside `tx`; returns rows copied. */
   protected abstract copyIn(
     tx: Tx,
     table: string,
     columns: string[],
-    chunks: AsyncIterable<Uint8Array>,
+    parquetPath: string,
   ): Promise<number>;
   /** Releases the connection. */
   abstract close(): Promise<void>;
@@ -159,12 +158,7 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
       const del = deleteMonth(pipeline.table, monthText);
       await tx.query(del.sql, del.params);
       const columns = outputColumns(pipeline).map((c) => c.name);
-      const loaded = await this.copyIn(
-        tx,
-        pipeline.table,
-        columns,
-        csvChunks(request.processedPath),
-      );
+      const loaded = await this.copyIn(tx, pipeline.table, columns, request.processedPath);
       if (loaded !== request.expectedRows) {
         throw new RunError(
           "load",

@@ -12,6 +12,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { dirname } from "node:path";
 import { RunError } from "../errors.ts";
+import { BLOB_ROWS, csvChunks } from "./csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 
 /** Options of {@link PgliteWarehouse.open}. */
@@ -102,17 +103,17 @@ export class PgliteWarehouse extends PostgresFamily<PgliteExecutor> {
     };
   }
 
-  /** COPYs each chunk from a blob. */
+  /** COPYs the rows in chunks, each handed over as a blob. */
   protected override async copyIn(
     tx: PgliteExecutor,
     table: string,
     columns: string[],
-    chunks: AsyncIterable<Uint8Array>,
+    parquetPath: string,
   ): Promise<number> {
     let rows = 0;
     // PGlite reads COPY input from a blob handed over with the query.
     const sql = copySql(table, columns, "'/dev/blob'");
-    for await (const chunk of chunks) {
+    for await (const chunk of csvChunks(parquetPath, BLOB_ROWS)) {
       rows += await tx.copyBlob(sql, new Blob([chunk as Uint8Array<ArrayBuffer>]));
     }
     return rows;

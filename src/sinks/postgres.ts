@@ -12,6 +12,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { redact } from "../log.ts";
 import { RunError } from "../errors.ts";
+import { csvChunks } from "./csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 
 /** A pooled client, as a {@link SqlExecutor}. */
@@ -95,15 +96,15 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
     }
   }
 
-  /** Streams the CSV chunks into `COPY ... FROM STDIN`. */
+  /** Streams CSV chunks of the rows into `COPY ... FROM STDIN`. */
   protected override async copyIn(
     tx: PgExecutor,
     table: string,
     columns: string[],
-    chunks: AsyncIterable<Uint8Array>,
+    parquetPath: string,
   ): Promise<number> {
     const stream = tx.client.query(copyFrom(copySql(table, columns, "STDIN")));
-    await pipeline(Readable.from(chunks), stream);
+    await pipeline(Readable.from(csvChunks(parquetPath)), stream);
     return Number(stream.rowCount ?? 0);
   }
 

@@ -2,8 +2,13 @@
  * Checks raw CSV rows (every field read as text) against the contract.
  *
  * Each declared column is parsed to its type; a row that does not fit gets a
- * reason in {@link REASON} instead of being dropped. Pure: LazyFrame in,
+ * reason code in {@link REASON} instead of being dropped. Pure: LazyFrame in,
  * LazyFrame out, no I/O.
+ *
+ * The hot path carries small integer codes, not text: a chain of string
+ * literals over millions of rows costs more than the parsing itself. The
+ * words ({@link reasonTexts}, {@link withReasonText}) are attached later, to
+ * the few rejected rows only.
  *
  * Input columns: the declared names (text) and {@link ROW} (0-based data
  * row index). Output: the declared names with their types, {@link REASON},
@@ -17,7 +22,7 @@ import pl from "nodejs-polars";
 import type { Expr, LazyFrame } from "../polars.ts";
 import type { Column } from "../contract.ts";
 
-/** Reason a row was rejected; null on good rows. */
+/** Code of the reason a row was rejected (1-based index into {@link reasonTexts}); null on good rows. */
 export const REASON = "_reason";
 /** Line in the file where the row starts (header is line 1). */
 export const LINE = "_line";
@@ -80,6 +85,25 @@ export function parseTimestamp(text: Expr): Expr {
   return OTHER_TIMESTAMPS.reduce((acc, format) => acc.fillNull(strptime(rest, format)), fast);
 }
 
+/**
+ * Removes surrounding whitespace. (nodejs-polars' `str.strip()`,
+ * `str.lengths()` and `str.toLowerCase()` are opaque closures that the
+ * optimiser cannot stream; `strip_chars` and Polars SQL's `LENGTH`/`LOWER`
+ * are native expressions.)
+ */
+export function strip(text: Expr): Expr {
+  return text.str.stripChars(pl.lit(null));
+}
+
+/** Adds native expressions written in Polars SQL as new columns (`alias -> SQL`). */
+export function withSqlColumns(lf: LazyFrame, columns: ReadonlyArray<[string, string]>): LazyFrame {
+  if (columns.length === 0) return lf;
+  const ctx = pl.SQLContext({ rows: lf });
+  return ctx.execute(
+    `SELECT *, ${columns.map(([alias, sql]) => `${sql} AS "${alias}"`).join(", ")} FROM rows`,
+  );
+}
+
 /** Parses `YYYY-MM-DD` text to a date. */
 export function parseDate(text: Expr): Expr {
   return wrap(native(text).strToDate("%Y-%m-%d", false, true, false));
@@ -87,9 +111,9 @@ export function parseDate(text: Expr): Expr {
 
 /** Parses true/false words (true, t, yes, y, 1 / false, f, no, n, 0; any case). */
 export function parseBool(text: Expr): Expr {
-  const lower = text.str.strip().str.toLowerCase();
-  return pl.when(lower.isIn(TRUE_WORDS)).then(pl.lit(true))
-    .when(lower.isIn(FALSE_WORDS)).then(pl.lit(false))
+  const t = strip(text);
+  return pl.when(t.str.contains(`(?i)^(${TRUE_WORDS.join("|")})$`)).then(pl.lit(true))
+    .when(t.str.contains(`(?i)^(${FALSE_WORDS.join("|")})$`)).then(pl.lit(false))
     .otherwise(nullOf(pl.Bool));
 }
 
@@ -100,9 +124,9 @@ export function typedValue(column: Column): Expr {
     case "string":
       return raw;
     case "int":
-      return raw.str.strip().cast(pl.Int64, false);
+      return strip(raw).cast(pl.Int64, false);
     case "float": {
-      const value = raw.str.strip().cast(pl.Float64, false);
+      const value = strip(raw).cast(pl.Float64, false);
       // NaN and infinities parse but are never a real amount.
       return pl.when(value.isNan().or(value.isInfinite())).then(nullOf(pl.Float64)).otherwise(
         value,
@@ -111,9 +135,9 @@ export function typedValue(column: Column): Expr {
     case "bool":
       return parseBool(raw);
     case "timestamp":
-      return parseTimestamp(raw.str.strip());
+      return parseTimestamp(strip(raw));
     case "date":
-      return parseDate(raw.str.strip());
+      return parseDate(strip(raw));
   }
 }
 
@@ -126,15 +150,20 @@ const TYPE_WORD: Record<Column["type"], string> = {
   date: "a date (YYYY-MM-DD)",
 };
 
+/** Column holding the length in characters of `column` (added by {@link checkContract}). */
+function lengthName(column: Column): string {
+  return `__len_${column.name}`;
+}
+
 /**
  * One `[condition, reason]` per way a value of `column` can be wrong, in
  * the order they are reported. `typed` is the parsed value.
  */
-function checks(column: Column, typed: Expr): Array<[Expr, string]> {
+function checks(column: Column, typed: Expr, lossy: boolean): Array<[Expr, string]> {
   const raw = pl.col(column.name);
   const present = raw.isNotNull().and(raw.neq(pl.lit("")));
   const out: Array<[Expr, string]> = [];
-  if (column.type === "string") {
+  if (column.type === "string" && lossy) {
     // The scan decodes lossily: U+FFFD marks bytes that were not UTF-8.
     out.push([raw.str.contains("\uFFFD", true), `${column.name}: invalid UTF-8`]);
   }
@@ -144,7 +173,7 @@ function checks(column: Column, typed: Expr): Array<[Expr, string]> {
   }
   if (column.max_length !== undefined) {
     out.push([
-      raw.str.lengths().gt(column.max_length),
+      pl.col(lengthName(column)).gt(column.max_length),
       `${column.name}: longer than ${column.max_length} characters`,
     ]);
   }
@@ -157,6 +186,57 @@ function checks(column: Column, typed: Expr): Array<[Expr, string]> {
   return out;
 }
 
+/** Options of {@link checkContract}. */
+export interface CheckOptions {
+  /** Number of fields in the header (for the message). */
+  headerFields: number;
+  /** Row indexes known to have too many fields. */
+  raggedRows?: readonly number[] | undefined;
+  /** The scan decoded invalid UTF-8 lossily (U+FFFD): check text columns for it. */
+  lossy?: boolean | undefined;
+}
+
+/** Every `[condition, reason]` of the contract, in reporting order. */
+function contractConditions(
+  columns: readonly Column[],
+  options: CheckOptions,
+  typed: (c: Column) => Expr,
+): Array<[Expr, string]> {
+  const conditions: Array<[Expr, string]> = [
+    [
+      options.raggedRows?.length ? pl.col(ROW).isIn([...options.raggedRows]) : pl.lit(false),
+      `too many fields (the header has ${options.headerFields})`,
+    ],
+    [pl.allHorizontal(columns.map((c) => pl.col(c.name).isNull())), "empty line"],
+  ];
+  for (const c of columns) conditions.push(...checks(c, typed(c), options.lossy ?? false));
+  return conditions;
+}
+
+/**
+ * The words of each reason code of {@link checkContract} with the same
+ * columns and options: code `n` is `reasonTexts(...)[n - 1]`.
+ */
+export function reasonTexts(columns: readonly Column[], options: CheckOptions): string[] {
+  return contractConditions(columns, options, (c) => pl.col(c.name)).map(([, reason]) => reason);
+}
+
+/** Replaces the reason codes of `lf` by their words (join with a small table; use on few rows). */
+export function withReasonText(
+  lf: LazyFrame,
+  columns: readonly Column[],
+  options: CheckOptions,
+): LazyFrame {
+  const texts = reasonTexts(columns, options);
+  const table = pl.DataFrame({
+    __code: pl.Series("__code", texts.map((_, i) => i + 1), pl.UInt16),
+    __text: texts,
+  }).lazy();
+  return lf.join(table, { leftOn: REASON, rightOn: "__code", how: "left" })
+    .withColumns(pl.col("__text").alias(REASON))
+    .drop("__text");
+}
+
 /**
  * Adds typed columns, the rejection reason and the line number.
  *
@@ -164,11 +244,12 @@ function checks(column: Column, typed: Expr): Array<[Expr, string]> {
  * @param columns the contract's columns
  * @param options.headerFields number of fields in the header (for the message)
  * @param options.raggedRows row indexes known to have too many fields
+ * @param options.lossy the scan decoded invalid UTF-8 as U+FFFD (check for it)
  */
 export function checkContract(
   raw: LazyFrame,
   columns: readonly Column[],
-  options: { headerFields: number; raggedRows?: readonly number[] },
+  options: CheckOptions,
 ): LazyFrame {
   const typedName = (c: Column) => `__typed_${c.name}`;
   const fastName = (c: Column) => `__fast_${c.name}`;
@@ -177,16 +258,22 @@ export function checkContract(
   const others = columns.filter((c) => c.type !== "timestamp");
   // Timestamps in three materialised steps (fast path, leftovers, other formats)
   // so no step re-evaluates the previous one.
-  const withTyped = raw
+  // Characters are counted only where the byte length (free) exceeds the limit.
+  const withLengths = withSqlColumns(
+    raw,
+    columns.filter((c) => c.max_length !== undefined).map((c) => [
+      lengthName(c),
+      `LENGTH(CASE WHEN OCTET_LENGTH("${c.name}") > ${c.max_length} THEN "${c.name}" END)`,
+    ]),
+  );
+  const withTyped = withLengths
     .withColumns(
       ...others.map((c) => typedValue(c).alias(typedName(c))),
-      ...timestamps.map((c) =>
-        strptime(pl.col(c.name).str.strip(), FAST_TIMESTAMP).alias(fastName(c))
-      ),
+      ...timestamps.map((c) => strptime(strip(pl.col(c.name)), FAST_TIMESTAMP).alias(fastName(c))),
     )
     .withColumns(
       ...timestamps.map((c) =>
-        pl.when(pl.col(fastName(c)).isNull()).then(pl.col(c.name).str.strip()).otherwise(
+        pl.when(pl.col(fastName(c)).isNull()).then(strip(pl.col(c.name))).otherwise(
           nullOf(pl.Utf8),
         )
           .alias(restName(c))
@@ -200,31 +287,20 @@ export function checkContract(
         ).alias(typedName(c))
       ),
     );
-  const conditions: Array<[Expr, string]> = [];
-  if (options.raggedRows?.length) {
-    conditions.push([
-      pl.col(ROW).isIn([...options.raggedRows]),
-      `too many fields (the header has ${options.headerFields})`,
-    ]);
-  }
-  conditions.push([
-    pl.allHorizontal(columns.map((c) => pl.col(c.name).isNull())),
-    "empty line",
-  ]);
-  for (const c of columns) conditions.push(...checks(c, pl.col(typedName(c))));
+  const conditions = contractConditions(columns, options, (c) => pl.col(typedName(c)));
   // deno-lint-ignore no-explicit-any
-  let chain: any = pl.when(conditions[0]![0]).then(pl.lit(conditions[0]![1]));
-  for (const [condition, reason] of conditions.slice(1)) {
-    chain = chain.when(condition).then(pl.lit(reason));
-  }
-  const reason: Expr = chain.otherwise(nullOf(pl.Utf8)).alias(REASON);
+  let chain: any = pl.when(conditions[0]![0]).then(pl.lit(1).cast(pl.UInt16));
+  conditions.slice(1).forEach(([condition], i) => {
+    chain = chain.when(condition).then(pl.lit(i + 2).cast(pl.UInt16));
+  });
+  const reason: Expr = chain.otherwise(nullOf(pl.UInt16)).alias(REASON);
   const rejected = pl.col(REASON).isNotNull();
   return withTyped
     .withColumns(reason)
     .select(
       ...columns.map((c) => pl.col(typedName(c)).alias(c.name)),
       pl.col(REASON),
-      pl.col(ROW).add(2).cast(pl.Int64).alias(LINE),
+      pl.col(ROW).cast(pl.Int64).add(pl.lit(2).cast(pl.Int64)).alias(LINE),
       ...columns.filter((c) => c.type !== "string").map((c) =>
         pl.when(rejected).then(pl.col(c.name)).otherwise(nullOf(pl.Utf8)).alias(
           RAW_PREFIX + c.name,

@@ -8,21 +8,30 @@
 
 import pl from "nodejs-polars";
 import type { Expr, LazyFrame } from "../polars.ts";
+import { withSqlColumns } from "./contract_check.ts";
 import type { Derived } from "../contract.ts";
 import { type Month, monthStart } from "../month.ts";
 
-/** The expression of one derived column. */
-export function derivedValue(d: Derived): Expr {
+/**
+ * The expression of one derived column, over the lower-cased source column
+ * `lowered` (lower-casing is done in Polars SQL: nodejs-polars'
+ * `toLowerCase()` is an opaque closure that does not stream).
+ */
+export function derivedValue(d: Derived, lowered: string): Expr {
   switch (d.kind) {
     case "email_domain":
       // The company behind an address: what follows the last '@', lower-cased.
-      return pl.col(d.from).str.extract("@([^@\\s]+)$", 1).str.toLowerCase().alias(d.name);
+      return pl.col(lowered).str.extract("@([^@\\s]+)$", 1).alias(d.name);
   }
 }
 
 /** Adds the declared derived columns. */
 export function addDerived(lf: LazyFrame, derived: readonly Derived[]): LazyFrame {
-  return derived.length === 0 ? lf : lf.withColumns(...derived.map(derivedValue));
+  if (derived.length === 0) return lf;
+  const lowered = (d: Derived) => `__lower_${d.name}`;
+  return withSqlColumns(lf, derived.map((d) => [lowered(d), `LOWER("${d.from}")`]))
+    .withColumns(...derived.map((d) => derivedValue(d, lowered(d))))
+    .drop(derived.map(lowered));
 }
 
 /** Values of the system columns for one run. */

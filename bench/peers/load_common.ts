@@ -1,0 +1,115 @@
+/**
+ * What the two load benchmarks share: the project's `events` pipeline, the load
+ * input (the filtered month in the worker's processed shape) and the ledger row
+ * the project's load transaction writes.
+ *
+ * The rate is measured around the project's own `Warehouse.loadMonth()`: one
+ * transaction that takes the month's lock, deletes the month, COPYs the rows
+ * (CSV chunks from `src/sinks/csv_chunks.ts`), checks the count and writes the
+ * ledger row.
+ *
+ * @module
+ */
+
+import pl from "nodejs-polars";
+import { fileURLToPath } from "node:url";
+import { loadConfig, type ResolvedPipeline, selectPipelines } from "../../src/config.ts";
+import { outputColumns } from "../../src/contract.ts";
+import { parseMonth } from "../../src/month.ts";
+import { parquetRows } from "../../src/sinks/csv_chunks.ts";
+import type { LedgerRow } from "../../src/sinks/sql.ts";
+import type { LoadRequest, Warehouse } from "../../src/sinks/warehouse.ts";
+import { typedValue } from "../../src/transform/contract_check.ts";
+import { addDerived, addSystemColumns } from "../../src/transform/derive.ts";
+
+/** The month loaded. */
+export const LOAD_MONTH = "2021-02";
+
+/** The shipped `events` pipeline (from the project's `config/pipelines.json`). */
+export async function eventsPipeline(): Promise<ResolvedPipeline> {
+  const file = fileURLToPath(new URL("../../config/pipelines.json", import.meta.url));
+  const config = await loadConfig({ env: { PIPELINES_FILE: file } });
+  return selectPipelines(config, "events")[0]!;
+}
+
+/**
+ * Turns a Parquet of raw `events` columns (what the Polars floor wrote) into the
+ * worker's processed shape: contract types, derived and system columns, table
+ * column order, keeping the first `limit` rows when given. Uses the project's own expressions.
+ */
+export async function writeLoadInput(
+  pipeline: ResolvedPipeline,
+  rawParquet: string,
+  out: string,
+  limit?: number,
+): Promise<number> {
+  const raw = pl.scanParquet(rawParquet);
+  const text = (limit === undefined ? raw : raw.head(limit)).select(
+    ...pipeline.columns.map((c) => pl.col(c.name).cast(pl.Utf8)),
+  );
+  let lf = text.withColumns(...pipeline.columns.map((c) => typedValue(c).alias(c.name)));
+  lf = addDerived(lf, pipeline.derived);
+  lf = addSystemColumns(lf, {
+    month: parseMonth(LOAD_MONTH),
+    loadedAt: new Date(),
+    runId: "bench-input",
+  });
+  await lf.select(...outputColumns(pipeline).map((c) => c.name)).sinkParquet(out).collect();
+  return await parquetRows(out);
+}
+
+/** Rows loaded and the seconds `loadMonth` took. */
+export interface LoadTiming {
+  /** Rows the warehouse reported loading. */
+  rows: number;
+  /** Seconds inside `loadMonth`. */
+  seconds: number;
+  /** `rows / seconds`. */
+  rowsPerSec: number;
+}
+
+/** Prepares the table and times one `loadMonth` of `input` (a processed-shaped Parquet). */
+export async function timeLoad(
+  warehouse: Pick<Warehouse, "prepare" | "loadMonth" | "strategy">,
+  pipeline: ResolvedPipeline,
+  input: string,
+): Promise<LoadTiming> {
+  await warehouse.prepare(pipeline);
+  const expectedRows = await parquetRows(input);
+  const runId = `bench-${Date.now()}`;
+  const now = new Date();
+  const ledger: LedgerRow = {
+    run_id: runId,
+    pipeline: pipeline.name,
+    month: LOAD_MONTH,
+    status: "succeeded",
+    source_url: input,
+    source_identity: "bench",
+    rows_read: expectedRows,
+    rows_rejected: 0,
+    rows_matched: expectedRows,
+    rows_loaded: expectedRows,
+    target_table: pipeline.table,
+    strategy: warehouse.strategy,
+    processed_url: input,
+    quarantine_url: null,
+    step: null,
+    error: null,
+    notification: null,
+    started_at: now,
+    finished_at: now,
+    heartbeat_at: null,
+  };
+  const request: LoadRequest = {
+    pipeline,
+    month: parseMonth(LOAD_MONTH),
+    processedPath: input,
+    processedUrl: input,
+    expectedRows,
+    ledger,
+  };
+  const t0 = performance.now();
+  const rows = await warehouse.loadMonth(request);
+  const seconds = (performance.now() - t0) / 1000;
+  return { rows, seconds, rowsPerSec: rows / seconds };
+}

@@ -10,7 +10,7 @@
  * const config = await loadConfig();
  * const pipeline = config.pipelines[0]!;
  * const month = parseMonth("2021-02");
- * const file = await openSource(config).locate(pipeline, month);
+ * const file = await (await openSource(config)).locate(pipeline, month);
  * const answers = await answerFile(file, pipeline, { month });
  * ```
  *

@@ -181,6 +181,18 @@ export async function runMonth(
 
     if (!options.dryRun) {
       step = "ledger";
+      // Claim first, then look at the ledger: a run that finished in between
+      // is seen, so the month is never loaded twice by runs started together.
+      const claim = await warehouse!.claim(ledgerOf(report, "running", null));
+      if (!claim.ok) {
+        report.status = "skipped";
+        report.skipReason =
+          `busy: run ${claim.holder.run_id} has been processing this month since ${claim.holder.started_at.toISOString()}; this run changed nothing`;
+        report.durationMs = now().getTime() - startedAt.getTime();
+        logger.warn("skipped: {reason}", { reason: report.skipReason });
+        return report;
+      }
+      release = claim.release;
       if (!options.force) {
         const last = await warehouse!.lastSucceeded(pipeline.name, report.month);
         if (
@@ -197,16 +209,6 @@ export async function runMonth(
           return report;
         }
       }
-      const claim = await warehouse!.claim(ledgerOf(report, "running", null));
-      if (!claim.ok) {
-        report.status = "skipped";
-        report.skipReason =
-          `busy: run ${claim.holder.run_id} has been processing this month since ${claim.holder.started_at.toISOString()}; this run changed nothing`;
-        report.durationMs = now().getTime() - startedAt.getTime();
-        logger.warn("skipped: {reason}", { reason: report.skipReason });
-        return report;
-      }
-      release = claim.release;
     }
 
     if (warehouse?.pushdown && !options.dryRun) {

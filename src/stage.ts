@@ -22,15 +22,18 @@ import type { SourceFile } from "./sources/source.ts";
 import { findRaggedRows } from "./ragged.ts";
 import {
   checkContract,
+  checkLimits,
   type CheckOptions,
   LINE,
+  prefilter,
   RAW_PREFIX,
   REASON,
   ROW,
+  textName,
   withReasonText,
 } from "./transform/contract_check.ts";
 import { addDerived, addSystemColumns, type RunStamp } from "./transform/derive.ts";
-import { keepMatchingOrRejected } from "./transform/filter.ts";
+import { flagMatching, keepMatchingOrSuspect } from "./transform/filter.ts";
 
 /** What staging produced. */
 export interface StageResult {
@@ -64,6 +67,9 @@ function firstLine(error: unknown): string {
   return messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
 }
 
+/** True on rows to load: they pass every check and the predicate. */
+export const MATCH = "_match";
+
 /** How a month's file is scanned. */
 export interface ScanShape {
   /** Header names in file order. */
@@ -75,15 +81,14 @@ export interface ScanShape {
 }
 
 /**
- * The month's rows checked against the contract: every field scanned as
- * text, then typed, with `_reason` (a code, null on good rows) and `_line`.
+ * The month's declared columns as text, plus {@link ROW}.
  *
  * Strict by default, because strict is fast: about rows with too many
  * fields (Polars would otherwise drop their extra fields silently) and about
  * invalid UTF-8. {@link withScanFallbacks} relaxes either only for the files
  * that need it.
  */
-export function scanChecked(
+export function scanRaw(
   file: SourceFile,
   pipeline: ResolvedPipeline,
   header: ScanShape,
@@ -93,7 +98,7 @@ export function scanChecked(
   header.names.forEach((name, i) => {
     schema[declared.has(name) ? name : `__ignored_${i}`] = pl.Utf8;
   });
-  const scan = pl.scanCSV(file.scanPath, {
+  return pl.scanCSV(file.scanPath, {
     hasHeader: true,
     sep: pipeline.delimiter,
     schema,
@@ -101,9 +106,33 @@ export function scanChecked(
     rowIndexName: ROW,
     encoding: header.lossy ? "utf8-lossy" : "utf8",
     ...(file.cloudOptions ? { cloudOptions: file.cloudOptions } : {}),
-  });
-  const raw = scan.select(...pipeline.columns.map((c) => c.name), ROW);
-  return checkContract(raw, pipeline.columns, checkOptions(header));
+  }).select(...pipeline.columns.map((c) => c.name), ROW);
+}
+
+/**
+ * Every check, on every row of `raw` (text columns and {@link ROW}): the
+ * contract's shape and types, then the predicate, then the limits on the
+ * rows the predicate keeps. Adds the derived columns and {@link MATCH}
+ * (true on rows to load: no reason and the predicate holds).
+ */
+export function checkAll(
+  raw: LazyFrame,
+  pipeline: ResolvedPipeline,
+  options: CheckOptions,
+): LazyFrame {
+  const checked = addDerived(checkContract(raw, pipeline.columns, options), pipeline.derived);
+  const flagged = flagMatching(checked, pipeline.compiled, MATCH);
+  return checkLimits(flagged, pipeline.columns, options, pl.col(MATCH))
+    .withColumns(pl.col(MATCH).and(pl.col(REASON).isNull()).alias(MATCH));
+}
+
+/** The month's rows with every check (see {@link checkAll}); used by insights. */
+export function scanChecked(
+  file: SourceFile,
+  pipeline: ResolvedPipeline,
+  header: ScanShape,
+): LazyFrame {
+  return checkAll(scanRaw(file, pipeline, header), pipeline, checkOptions(header));
 }
 
 /** The contract-check options matching a scan shape. */
@@ -144,20 +173,23 @@ export async function withScanFallbacks<T>(
   }
 }
 
-/** Builds the lazy plan: scan, contract check, predicate, derived and system columns. */
-export function planMonth(
+/**
+ * The one pass over the file: the {@link prefilter} on every row, then only
+ * the rows it suspects and the rows the predicate keeps, as text, to the
+ * stage. The full checks run afterwards on that (small) stage.
+ */
+export function planStage(
   file: SourceFile,
   pipeline: ResolvedPipeline,
-  stamp: RunStamp,
   header: ScanShape,
 ): LazyFrame {
-  let lf = scanChecked(file, pipeline, header);
+  let lf = prefilter(scanRaw(file, pipeline, header), pipeline.columns, checkOptions(header));
   const derivedNames = new Set(pipeline.derived.map((d) => d.name));
-  const predicateNeedsDerived = pipeline.compiled.columns.some((c) => derivedNames.has(c));
-  if (predicateNeedsDerived) lf = addDerived(lf, pipeline.derived);
-  lf = keepMatchingOrRejected(lf, pipeline.compiled);
-  if (!predicateNeedsDerived) lf = addDerived(lf, pipeline.derived);
-  return addSystemColumns(lf, stamp);
+  if (pipeline.compiled.columns.some((c) => derivedNames.has(c))) {
+    lf = addDerived(lf, pipeline.derived);
+  }
+  return keepMatchingOrSuspect(lf, pipeline.compiled)
+    .select(...pipeline.columns.map((c) => pl.col(textName(c)).alias(c.name)), ROW);
 }
 
 /**
@@ -183,6 +215,7 @@ export async function stageMonth(
   const stagePath = join(options.dir, "stage.parquet");
   const processedPath = join(options.dir, "part-0.parquet");
   const quarantinePath = join(options.dir, "quarantine.csv");
+  const checkedPath = join(options.dir, "checked.parquet");
   const countPlan = pl.scanCSV(file.scanPath, {
     hasHeader: true,
     sep: pipeline.delimiter,
@@ -202,7 +235,7 @@ export async function stageMonth(
   try {
     ({ shape } = await withScanFallbacks(header, pipeline, options.open, async (attempt) => {
       await Deno.remove(stagePath).catch(() => {});
-      await planMonth(file, pipeline, stamp, attempt).sinkParquet(stagePath).collect();
+      await planStage(file, pipeline, attempt).sinkParquet(stagePath).collect();
     }));
     rowsRead = Number((await countPlan.collect()).getColumn("rows").get(0));
   } catch (error) {
@@ -215,22 +248,25 @@ export async function stageMonth(
   }
 
   try {
-    const stage = () => pl.scanParquet(stagePath);
-    const totals = await stage().select(
-      pl.len().alias("kept"),
+    // The full checks, on the staged rows only; materialised once, read twice.
+    const options = checkOptions(shape!);
+    await checkAll(pl.scanParquet(stagePath), pipeline, options).sinkParquet(checkedPath).collect();
+    const checked = () => pl.scanParquet(checkedPath);
+    const totals = await checked().select(
+      pl.col(MATCH).sum().alias("matched"),
       pl.col(REASON).count().alias("rejected"),
     ).collect();
-    const kept = Number(totals.getColumn("kept").get(0));
+    const rowsMatched = Number(totals.getColumn("matched").get(0) ?? 0);
     const rowsRejected = Number(totals.getColumn("rejected").get(0));
     const tableColumns = outputColumns(pipeline).map((c) => c.name);
-    await stage().filter(pl.col(REASON).isNull()).select(...tableColumns).sinkParquet(processedPath)
-      .collect();
+    await addSystemColumns(checked().filter(pl.col(MATCH)), stamp).select(...tableColumns)
+      .sinkParquet(processedPath).collect();
     let reasons: StageResult["reasons"] = [];
     if (rowsRejected > 0) {
       const rejected = withReasonText(
-        stage().filter(pl.col(REASON).isNotNull()),
+        checked().filter(pl.col(REASON).isNotNull()),
         pipeline.columns,
-        checkOptions(shape!),
+        options,
       );
       const byReason = await rejected.groupBy(REASON).agg(pl.len().alias("rows"))
         .sort("rows", true).collect();
@@ -254,7 +290,7 @@ export async function stageMonth(
     return {
       rowsRead,
       rowsRejected,
-      rowsMatched: kept - rowsRejected,
+      rowsMatched,
       reasons,
       processedPath,
       ...(rowsRejected > 0 ? { quarantinePath } : {}),
@@ -268,5 +304,6 @@ export async function stageMonth(
     });
   } finally {
     await Deno.remove(stagePath).catch(() => {});
+    await Deno.remove(checkedPath).catch(() => {});
   }
 }

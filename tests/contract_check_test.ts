@@ -3,6 +3,7 @@ import pl from "nodejs-polars";
 import type { Column } from "../src/contract.ts";
 import {
   checkContract,
+  checkLimits,
   LINE,
   parseBool,
   parseTimestamp,
@@ -100,7 +101,13 @@ Deno.test("checkContract() types good rows and gives every bad row a reason", as
     { ...good, amount: " 7 " },
   ];
   const options = { headerFields: 7, raggedRows: [13], lossy: true };
-  const checked = checkContract(rawFrame(rows), columns, options);
+  // Tier 1 on every row, tier 2 (limits) where asked: here, on every row too.
+  const checked = checkLimits(
+    checkContract(rawFrame(rows), columns, options),
+    columns,
+    options,
+    pl.lit(true),
+  );
   const out = await withReasonText(checked, columns, options).sort(LINE).collect();
   assert.deepEqual(out.getColumn(REASON).toArray(), [
     null,
@@ -129,9 +136,9 @@ Deno.test("checkContract() types good rows and gives every bad row a reason", as
   const codes = (await checked.select(REASON).collect()).getColumn(REASON).toArray();
   assert.equal(codes[0], null);
   assert.equal(reasonTexts(columns, options)[Number(codes[1]) - 1], "id: not an integer");
-  // Raw text is kept on rejected rows only, for the quarantine file.
+  // The original text of non-text columns is kept, for the quarantine file.
   assert.equal(out.getColumn(RAW_PREFIX + "id").get(1), "x1");
-  assert.equal(out.getColumn(RAW_PREFIX + "id").get(0), null);
+  assert.equal(out.getColumn(RAW_PREFIX + "id").get(0), "1");
 });
 
 Deno.test("addDerived() and addSystemColumns() add the domain, month, load time and run id", async () => {

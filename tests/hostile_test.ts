@@ -16,7 +16,11 @@ Deno.test("hostile inputs: each is loaded, quarantined with a reason, or refused
   const config = await loadConfig({ env: { ...ws.env, LOG_LEVEL: "error" } });
   const events = config.pipelines.find((p) => p.name === "events")!;
   const warehouse = await PgliteWarehouse.open(ws.pgliteDir);
-  const deps = { source: openSource(config), warehouse, notifier: openNotifier(config) };
+  const deps = {
+    source: await openSource(config),
+    warehouse,
+    notifier: await openNotifier(config),
+  };
   const cases = hostileCases();
   try {
     for (const [i, c] of cases.entries()) {

@@ -319,7 +319,7 @@ export async function insightsCommand(
       await warehouse.close();
     }
   } else {
-    const source = openSource(config);
+    const source = await openSource(config);
     let file;
     try {
       file = await source.locate(pipeline!, month!);

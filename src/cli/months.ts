@@ -65,7 +65,7 @@ export async function monthsCommand(
   addSecrets(config.secrets);
   await setupLogging({ level: config.logLevel });
   const pipelines = selectPipelines(config, flags.pipeline);
-  const source = openSource(config);
+  const source = await openSource(config);
   const warehouse = await openWarehouse(config);
   const rows: MonthStatus[] = [];
   try {

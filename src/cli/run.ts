@@ -65,8 +65,8 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
   const pipelines = selectPipelines(config, flags.pipeline);
   const dryRun = flags["dry-run"] ?? false;
 
-  const source = openSource(config);
-  const notifier = openNotifier(config);
+  const source = await openSource(config);
+  const notifier = await openNotifier(config);
   const reports: RunReport[] = [];
   let warehouse: Warehouse | undefined;
   try {

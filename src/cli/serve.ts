@@ -61,7 +61,7 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
     }]);
   }
 
-  const source = openSource(config);
+  const source = await openSource(config);
   const warehouse = await retry(() => openWarehouse(config, { lockWaitMs: 60_000 }), {
     attempts: 5,
     baseDelayMs: 2000,
@@ -75,7 +75,7 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
     pipelines: config.pipelines,
     source,
     warehouse,
-    notifier: openNotifier(config),
+    notifier: await openNotifier(config),
   });
   const handler = createHandler({
     warehouse,

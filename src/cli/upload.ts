@@ -16,7 +16,7 @@ import { UsageError } from "../errors.ts";
 import { readHeader } from "../header.ts";
 import { addSecrets } from "../log.ts";
 import { formatMonth } from "../month.ts";
-import { S3Source } from "../sources/s3.ts";
+import type { S3Source } from "../sources/s3.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
 
 /** Help text of `upload`. */
@@ -67,7 +67,7 @@ export async function uploadCommand(
       hint: "add --pipeline NAME",
     });
   }
-  const source = openSource(config) as S3Source;
+  const source = (await openSource(config)) as S3Source;
   for (const pipeline of pipelines) {
     const key = keyFor(pipeline, month!.year, month!.month);
     const path = flags.file ?? join(config.source.dataDir, key);

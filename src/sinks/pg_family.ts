@@ -16,13 +16,13 @@ import {
   createTargetTable,
   deleteMonth,
   lastSucceeded,
+  LEDGER_TABLE,
   type LedgerRow,
   lockLedger,
   quoteIdent,
   recentRuns,
   runningClaim,
   setNotification,
-  tableColumns,
   toLedgerRow,
   upsertLedger,
 } from "./sql.ts";
@@ -68,14 +68,25 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
   /** Creates the ledger and target table when missing; checks existing columns. */
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
     await this.session(async (db) => {
-      for (const sql of createLedgerTable("postgres")) await db.query(sql);
-      for (const sql of createTargetTable(pipeline, pipeline.table, "postgres")) {
-        await db.query(sql);
-      }
-      const st = tableColumns(pipeline.table);
-      const have = new Set(
-        (await db.query(st.sql, st.params)).rows.map((r) => String(r.column_name)),
+      // One catalogue query; DDL only for what is missing (start-up time matters).
+      const existing = await db.query(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_name = $1 OR table_name = $2",
+        [LEDGER_TABLE, pipeline.table],
       );
+      const columnsOf = (table: string) =>
+        new Set(
+          existing.rows.filter((r) => r.table_name === table).map((r) => String(r.column_name)),
+        );
+      if (columnsOf(LEDGER_TABLE).size === 0) {
+        for (const sql of createLedgerTable("postgres")) await db.query(sql);
+      }
+      const have = columnsOf(pipeline.table);
+      if (have.size === 0) {
+        for (const sql of createTargetTable(pipeline, pipeline.table, "postgres")) {
+          await db.query(sql);
+        }
+        return;
+      }
       const missing = outputColumns(pipeline).map((c) => c.name).filter((c) =>
         !have.has(c.toLowerCase()) && !have.has(c)
       );

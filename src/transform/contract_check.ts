@@ -1,19 +1,22 @@
 /**
  * Checks raw CSV rows (every field read as text) against the contract.
+ * Pure: LazyFrame in, LazyFrame out, no I/O.
  *
- * Each declared column is parsed to its type; a row that does not fit gets a
- * reason code in {@link REASON} instead of being dropped. Pure: LazyFrame in,
- * LazyFrame out, no I/O.
+ * Two tiers of checks:
+ * - **shape and types** (too many fields, empty line, missing required
+ *   value, not an integer / a number / a timestamp ...) apply to every row
+ *   ({@link checkContract});
+ * - **limits** that protect the warehouse columns (invalid UTF-8, longer
+ *   than `max_length`, not one of `values`) apply to the rows that would be
+ *   loaded, i.e. that pass the first tier and the predicate
+ *   ({@link checkLimits}).
  *
- * The hot path carries small integer codes, not text: a chain of string
- * literals over millions of rows costs more than the parsing itself. The
- * words ({@link reasonTexts}, {@link withReasonText}) are attached later, to
- * the few rejected rows only.
- *
- * Input columns: the declared names (text) and {@link ROW} (0-based data
- * row index). Output: the declared names with their types, {@link REASON},
- * {@link LINE}, and `_raw_<name>` with the original text of every non-text
- * column on rejected rows (for the quarantine file).
+ * A month is scanned once with the cheap, conservative {@link prefilter}
+ * (first-try parse, a `suspect` flag); only suspect rows and rows the
+ * predicate keeps are staged, and the full checks run on that small stage.
+ * Rejected rows carry a small integer code in {@link REASON}, not text; the
+ * words ({@link reasonTexts}, {@link withReasonText}) are attached to the
+ * few rejected rows only.
  *
  * @module
  */
@@ -24,11 +27,13 @@ import type { Column } from "../contract.ts";
 
 /** Code of the reason a row was rejected (1-based index into {@link reasonTexts}); null on good rows. */
 export const REASON = "_reason";
+/** True on rows the {@link prefilter} could not vouch for (they get the full checks). */
+export const SUSPECT = "_suspect";
 /** Line in the file where the row starts (header is line 1). */
 export const LINE = "_line";
 /** 0-based data row index, added by the scan. */
 export const ROW = "_row";
-/** Prefix of the raw text kept for rejected rows. */
+/** Prefix of the original text of non-text columns (for the quarantine file). */
 export const RAW_PREFIX = "_raw_";
 
 const TRUE_WORDS = ["true", "t", "yes", "y", "1"];
@@ -117,28 +122,14 @@ export function parseBool(text: Expr): Expr {
     .otherwise(nullOf(pl.Bool));
 }
 
-/** The typed value of a column, null when the text does not parse. */
-export function typedValue(column: Column): Expr {
-  const raw = pl.col(column.name);
-  switch (column.type) {
-    case "string":
-      return raw;
-    case "int":
-      return strip(raw).cast(pl.Int64, false);
-    case "float": {
-      const value = strip(raw).cast(pl.Float64, false);
-      // NaN and infinities parse but are never a real amount.
-      return pl.when(value.isNan().or(value.isInfinite())).then(nullOf(pl.Float64)).otherwise(
-        value,
-      );
-    }
-    case "bool":
-      return parseBool(raw);
-    case "timestamp":
-      return parseTimestamp(strip(raw));
-    case "date":
-      return parseDate(strip(raw));
-  }
+/** Options of {@link checkContract}, {@link checkLimits} and {@link prefilter}. */
+export interface CheckOptions {
+  /** Number of fields in the header (for the message). */
+  headerFields: number;
+  /** Row indexes known to have too many fields. */
+  raggedRows?: readonly number[] | undefined;
+  /** The scan decoded invalid UTF-8 lossily (U+FFFD): check text columns for it. */
+  lossy?: boolean | undefined;
 }
 
 const TYPE_WORD: Record<Column["type"], string> = {
@@ -150,75 +141,73 @@ const TYPE_WORD: Record<Column["type"], string> = {
   date: "a date (YYYY-MM-DD)",
 };
 
-/** Column holding the length in characters of `column` (added by {@link checkContract}). */
-function lengthName(column: Column): string {
-  return `__len_${column.name}`;
+/** Value present: not null and not the empty string. */
+function present(raw: Expr): Expr {
+  return raw.isNotNull().and(raw.neq(pl.lit("")));
 }
 
-/**
- * One `[condition, reason]` per way a value of `column` can be wrong, in
- * the order they are reported. `typed` is the parsed value.
- */
-function checks(column: Column, typed: Expr, lossy: boolean): Array<[Expr, string]> {
-  const raw = pl.col(column.name);
-  const present = raw.isNotNull().and(raw.neq(pl.lit("")));
-  const out: Array<[Expr, string]> = [];
-  if (column.type === "string" && lossy) {
-    // The scan decodes lossily: U+FFFD marks bytes that were not UTF-8.
-    out.push([raw.str.contains("\uFFFD", true), `${column.name}: invalid UTF-8`]);
-  }
-  if (!column.nullable) out.push([present.not(), `${column.name}: missing required value`]);
-  if (column.type !== "string") {
-    out.push([present.and(typed.isNull()), `${column.name}: not ${TYPE_WORD[column.type]}`]);
-  }
-  if (column.max_length !== undefined) {
-    out.push([
-      pl.col(lengthName(column)).gt(column.max_length),
-      `${column.name}: longer than ${column.max_length} characters`,
-    ]);
-  }
-  if (column.values) {
-    out.push([
-      present.and(raw.isIn(column.values).not()),
-      `${column.name}: not one of ${column.values.join(", ")}`,
-    ]);
-  }
-  return out;
-}
-
-/** Options of {@link checkContract}. */
-export interface CheckOptions {
-  /** Number of fields in the header (for the message). */
-  headerFields: number;
-  /** Row indexes known to have too many fields. */
-  raggedRows?: readonly number[] | undefined;
-  /** The scan decoded invalid UTF-8 lossily (U+FFFD): check text columns for it. */
-  lossy?: boolean | undefined;
-}
-
-/** Every `[condition, reason]` of the contract, in reporting order. */
-function contractConditions(
+/** Tier 1: shape and types, in reporting order. `typed` gives a column's parsed value. */
+function shapeAndTypeConditions(
   columns: readonly Column[],
   options: CheckOptions,
   typed: (c: Column) => Expr,
 ): Array<[Expr, string]> {
-  const conditions: Array<[Expr, string]> = [
+  const out: Array<[Expr, string]> = [
     [
       options.raggedRows?.length ? pl.col(ROW).isIn([...options.raggedRows]) : pl.lit(false),
       `too many fields (the header has ${options.headerFields})`,
     ],
     [pl.allHorizontal(columns.map((c) => pl.col(c.name).isNull())), "empty line"],
   ];
-  for (const c of columns) conditions.push(...checks(c, typed(c), options.lossy ?? false));
-  return conditions;
+  for (const c of columns) {
+    const raw = pl.col(c.name);
+    if (!c.nullable) out.push([present(raw).not(), `${c.name}: missing required value`]);
+    if (c.type !== "string") {
+      out.push([present(raw).and(typed(c).isNull()), `${c.name}: not ${TYPE_WORD[c.type]}`]);
+    }
+  }
+  return out;
+}
+
+/** Column holding the length in characters of `column` (added by {@link checkLimits}). */
+function lengthName(column: Column): string {
+  return `__len_${column.name}`;
+}
+
+/** Tier 2: the limits that protect the warehouse columns, in reporting order. */
+function limitConditions(columns: readonly Column[], options: CheckOptions): Array<[Expr, string]> {
+  const out: Array<[Expr, string]> = [];
+  for (const c of columns) {
+    const raw = pl.col(c.name);
+    if (c.type === "string" && options.lossy) {
+      // The scan decoded lossily: U+FFFD marks bytes that were not UTF-8.
+      out.push([raw.str.contains("\uFFFD", true), `${c.name}: invalid UTF-8`]);
+    }
+    if (c.max_length !== undefined) {
+      out.push([
+        pl.col(lengthName(c)).gt(c.max_length),
+        `${c.name}: longer than ${c.max_length} characters`,
+      ]);
+    }
+    if (c.values) {
+      out.push([
+        present(raw).and(raw.isIn(c.values).not()),
+        `${c.name}: not one of ${c.values.join(", ")}`,
+      ]);
+    }
+  }
+  return out;
 }
 
 /**
- * The words of each reason code of {@link checkContract} with the same
- * columns and options: code `n` is `reasonTexts(...)[n - 1]`.
+ * The words of each reason code: code `n` is `reasonTexts(...)[n - 1]`
+ * (tier 1 first, then tier 2), for the same columns and options.
  */
 export function reasonTexts(columns: readonly Column[], options: CheckOptions): string[] {
-  return contractConditions(columns, options, (c) => pl.col(c.name)).map(([, reason]) => reason);
+  return [
+    ...shapeAndTypeConditions(columns, options, (c) => pl.col(c.name)),
+    ...limitConditions(columns, options),
+  ].map(([, reason]) => reason);
 }
 
 /** Replaces the reason codes of `lf` by their words (join with a small table; use on few rows). */
@@ -237,14 +226,83 @@ export function withReasonText(
     .drop("__text");
 }
 
+/** A `when/then` chain giving the first matching condition's code (`first`, `first + 1`, ...). */
+function codeChain(conditions: Array<[Expr, string]>, first: number, otherwise: Expr): Expr {
+  if (conditions.length === 0) return otherwise;
+  // deno-lint-ignore no-explicit-any
+  let chain: any = pl.when(conditions[0]![0]).then(pl.lit(first).cast(pl.UInt16));
+  conditions.slice(1).forEach(([condition], i) => {
+    chain = chain.when(condition).then(pl.lit(first + i + 1).cast(pl.UInt16));
+  });
+  return chain.otherwise(otherwise);
+}
+
+/** First-try parse of a non-text column (no stripping, timestamps in the common shape only). */
+function firstParse(c: Column, text: Expr): Expr {
+  switch (c.type) {
+    case "string":
+      return text;
+    case "bool":
+      return parseBool(text);
+    case "int":
+      return text.cast(pl.Int64, false);
+    case "float":
+      return text.cast(pl.Float64, false);
+    case "date":
+      return parseDate(text);
+    case "timestamp":
+      return strptime(text, FAST_TIMESTAMP);
+  }
+}
+
+/** Name of the text copy of a column kept by {@link prefilter}. */
+export function textName(c: Column): string {
+  return `__text_${c.name}`;
+}
+
 /**
- * Adds typed columns, the rejection reason and the line number.
+ * The cheap first look at every row: each column parsed once, as written,
+ * under its own name (so the predicate can be evaluated), its text kept in
+ * {@link textName}, and {@link SUSPECT} set on any row the full checks might
+ * reject (a missing required value, a value that did not parse at first try,
+ * NaN, a row with too many fields). Conservative: a row it does not suspect
+ * passes {@link checkContract} with the same values.
+ */
+export function prefilter(
+  raw: LazyFrame,
+  columns: readonly Column[],
+  options: CheckOptions,
+): LazyFrame {
+  const text = (c: Column) => pl.col(textName(c));
+  const suspects: Expr[] = [];
+  if (options.raggedRows?.length) suspects.push(pl.col(ROW).isIn([...options.raggedRows]));
+  if (columns.every((c) => c.nullable)) {
+    suspects.push(pl.allHorizontal(columns.map((c) => text(c).isNull())));
+  }
+  for (const c of columns) {
+    if (!c.nullable) suspects.push(text(c).isNull().or(text(c).eq(pl.lit(""))));
+    if (c.type !== "string") suspects.push(text(c).isNotNull().and(pl.col(c.name).isNull()));
+    if (c.type === "float") {
+      suspects.push(pl.col(c.name).isNan().or(pl.col(c.name).isInfinite()).fillNull(pl.lit(false)));
+    }
+  }
+  return raw
+    .select(...columns.map((c) => pl.col(c.name).alias(textName(c))), ROW)
+    .withColumns(...columns.map((c) => firstParse(c, text(c)).alias(c.name)))
+    .withColumns((suspects.length ? pl.anyHorizontal(suspects) : pl.lit(false)).alias(SUSPECT));
+}
+
+/**
+ * Tier 1 on every row: typed columns (with retries: stripped of spaces,
+ * other timestamp formats), {@link REASON} (a code, null on good rows),
+ * {@link LINE}, and the original text of each non-text column as
+ * `_raw_<name>`.
  *
  * @param raw frame of text columns named after the contract, plus {@link ROW}
  * @param columns the contract's columns
  * @param options.headerFields number of fields in the header (for the message)
  * @param options.raggedRows row indexes known to have too many fields
- * @param options.lossy the scan decoded invalid UTF-8 as U+FFFD (check for it)
+ * @param options.lossy the scan decoded invalid UTF-8 as U+FFFD
  */
 export function checkContract(
   raw: LazyFrame,
@@ -252,49 +310,48 @@ export function checkContract(
   options: CheckOptions,
 ): LazyFrame {
   const typedName = (c: Column) => `__typed_${c.name}`;
-  const fastName = (c: Column) => `__fast_${c.name}`;
-  const restName = (c: Column) => `__rest_${c.name}`;
-  const timestamps = columns.filter((c) => c.type === "timestamp");
-  const others = columns.filter((c) => c.type !== "timestamp");
-  // Timestamps in three materialised steps (fast path, leftovers, other formats)
-  // so no step re-evaluates the previous one.
-  // Characters are counted only where the byte length (free) exceeds the limit.
-  const withLengths = withSqlColumns(
-    raw,
-    columns.filter((c) => c.max_length !== undefined).map((c) => [
-      lengthName(c),
-      `LENGTH(CASE WHEN OCTET_LENGTH("${c.name}") > ${c.max_length} THEN "${c.name}" END)`,
-    ]),
-  );
-  const withTyped = withLengths
+  // Every value is parsed as it is first; only the values that failed are
+  // stripped of surrounding spaces and tried again (and, for timestamps,
+  // against the other formats). Each step is materialised so none re-runs
+  // the one before, and the retries see mostly nulls, which cost nothing.
+  const parsed = columns.filter((c) => c.type !== "string" && c.type !== "bool");
+  const firstName = (c: Column) => `__first_${c.name}`;
+  const retryName = (c: Column) => `__retry_${c.name}`;
+  const retry = (c: Column): Expr => {
+    const again = firstParse(c, pl.col(retryName(c)));
+    if (c.type !== "timestamp") return pl.col(firstName(c)).fillNull(again);
+    return OTHER_TIMESTAMPS.reduce(
+      (acc, format) => acc.fillNull(strptime(pl.col(retryName(c)), format)),
+      pl.col(firstName(c)).fillNull(again),
+    );
+  };
+  const withTyped = raw
     .withColumns(
-      ...others.map((c) => typedValue(c).alias(typedName(c))),
-      ...timestamps.map((c) => strptime(strip(pl.col(c.name)), FAST_TIMESTAMP).alias(fastName(c))),
+      ...columns.filter((c) => c.type === "string" || c.type === "bool").map((c) =>
+        firstParse(c, pl.col(c.name)).alias(typedName(c))
+      ),
+      ...parsed.map((c) => firstParse(c, pl.col(c.name)).alias(firstName(c))),
     )
     .withColumns(
-      ...timestamps.map((c) =>
-        pl.when(pl.col(fastName(c)).isNull()).then(strip(pl.col(c.name))).otherwise(
-          nullOf(pl.Utf8),
-        )
-          .alias(restName(c))
+      ...parsed.map((c) =>
+        pl.when(pl.col(firstName(c)).isNull().and(pl.col(c.name).isNotNull()))
+          .then(strip(pl.col(c.name)))
+          .otherwise(nullOf(pl.Utf8))
+          .alias(retryName(c))
       ),
     )
+    .withColumns(...parsed.map((c) => retry(c).alias(typedName(c))))
     .withColumns(
-      ...timestamps.map((c) =>
-        OTHER_TIMESTAMPS.reduce(
-          (acc, format) => acc.fillNull(strptime(pl.col(restName(c)), format)),
-          pl.col(fastName(c)),
-        ).alias(typedName(c))
+      // NaN and infinities parse but are never a real amount.
+      ...columns.filter((c) => c.type === "float").map((c) =>
+        pl.when(pl.col(typedName(c)).isNan().or(pl.col(typedName(c)).isInfinite()))
+          .then(nullOf(pl.Float64))
+          .otherwise(pl.col(typedName(c)))
+          .alias(typedName(c))
       ),
     );
-  const conditions = contractConditions(columns, options, (c) => pl.col(typedName(c)));
-  // deno-lint-ignore no-explicit-any
-  let chain: any = pl.when(conditions[0]![0]).then(pl.lit(1).cast(pl.UInt16));
-  conditions.slice(1).forEach(([condition], i) => {
-    chain = chain.when(condition).then(pl.lit(i + 2).cast(pl.UInt16));
-  });
-  const reason: Expr = chain.otherwise(nullOf(pl.UInt16)).alias(REASON);
-  const rejected = pl.col(REASON).isNotNull();
+  const conditions = shapeAndTypeConditions(columns, options, (c) => pl.col(typedName(c)));
+  const reason = codeChain(conditions, 1, nullOf(pl.UInt16)).alias(REASON);
   return withTyped
     .withColumns(reason)
     .select(
@@ -302,9 +359,40 @@ export function checkContract(
       pl.col(REASON),
       pl.col(ROW).cast(pl.Int64).add(pl.lit(2).cast(pl.Int64)).alias(LINE),
       ...columns.filter((c) => c.type !== "string").map((c) =>
-        pl.when(rejected).then(pl.col(c.name)).otherwise(nullOf(pl.Utf8)).alias(
-          RAW_PREFIX + c.name,
-        )
+        pl.col(c.name).alias(RAW_PREFIX + c.name)
       ),
     );
+}
+
+/**
+ * Tier 2 on the rows where `where` holds and tier 1 found nothing: invalid
+ * UTF-8 (lossy scans), values longer than `max_length` characters, values
+ * outside `values`. Adds their codes to {@link REASON}.
+ */
+export function checkLimits(
+  checked: LazyFrame,
+  columns: readonly Column[],
+  options: CheckOptions,
+  where: Expr,
+): LazyFrame {
+  const limits = limitConditions(columns, options);
+  if (limits.length === 0) return checked;
+  const firstCode = shapeAndTypeConditions(columns, options, (c) => pl.col(c.name)).length + 1;
+  const measured = withSqlColumns(
+    checked,
+    columns.filter((c) => c.max_length !== undefined).map((
+      c,
+    ) => [lengthName(c), `LENGTH("${c.name}")`]),
+  );
+  const gated = limits.map(([condition, reason]): [Expr, string] => [
+    pl.col(REASON).isNull().and(where).and(condition),
+    reason,
+  ]);
+  return measured
+    .withColumns(
+      pl.when(pl.col(REASON).isNotNull()).then(pl.col(REASON))
+        .otherwise(codeChain(gated, firstCode, nullOf(pl.UInt16)))
+        .alias(REASON),
+    )
+    .drop(columns.filter((c) => c.max_length !== undefined).map(lengthName));
 }

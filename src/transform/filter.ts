@@ -1,7 +1,6 @@
 /**
- * Keeps the rows the pipeline's predicate selects, plus every rejected row
- * (they travel on to the quarantine). Pure: compiles the already validated
- * predicate with Polars SQL.
+ * The pipeline's predicate, compiled with Polars SQL from its validated,
+ * normalised text. Pure.
  *
  * @module
  */
@@ -9,16 +8,22 @@
 import pl from "nodejs-polars";
 import type { LazyFrame } from "../polars.ts";
 import type { Predicate } from "../predicate.ts";
-import { REASON } from "./contract_check.ts";
+import { SUSPECT } from "./contract_check.ts";
 
-/** Keeps rows where the predicate holds, and rows already rejected. */
-export function keepMatchingOrRejected(lf: LazyFrame, predicate: Predicate): LazyFrame {
+/** Keeps rows where the predicate holds, and rows the prefilter suspects (they get the full checks). */
+export function keepMatchingOrSuspect(lf: LazyFrame, predicate: Predicate): LazyFrame {
   const ctx = pl.SQLContext({ rows: lf });
-  return ctx.execute(`SELECT * FROM rows WHERE "${REASON}" IS NOT NULL OR (${predicate.sql})`);
+  return ctx.execute(`SELECT * FROM rows WHERE "${SUSPECT}" OR (${predicate.sql})`);
 }
 
 /** Keeps rows where the predicate holds. */
 export function keepMatching(lf: LazyFrame, predicate: Predicate): LazyFrame {
   const ctx = pl.SQLContext({ rows: lf });
   return ctx.execute(`SELECT * FROM rows WHERE ${predicate.sql}`);
+}
+
+/** Adds the boolean column `name`: the predicate, with NULL counted as false (as in a WHERE). */
+export function flagMatching(lf: LazyFrame, predicate: Predicate, name: string): LazyFrame {
+  const ctx = pl.SQLContext({ rows: lf });
+  return ctx.execute(`SELECT *, COALESCE((${predicate.sql}), FALSE) AS "${name}" FROM rows`);
 }

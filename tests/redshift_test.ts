@@ -256,6 +256,14 @@ Deno.test({
   fn: () =>
     withRedshift(async (env) => {
       const path = await env.ws.generate("events", "2021/02/events.csv", FEB, 20_000, 8);
+      // Limits apply to the rows to load only: a kept row with a 3-letter country is
+      // quarantined, a dropped one is not, on both paths.
+      await Deno.writeTextFile(
+        path,
+        "kept-fra,2021-02-01T10:00:00Z,1,a@b.c,FRA,purchase,900,x\n" +
+          "dropped-fra,2021-02-01T10:00:00Z,1,a@b.c,FRA,purchase,9,x\n",
+        { append: true },
+      );
       await env.s3.put(BUCKET, "2021/02/events.csv", await Deno.readFile(path));
 
       const copy = await run(await env.config(), ["--month", "2021-02", "--pipeline", "events"]);
@@ -269,7 +277,7 @@ Deno.test({
       assert.equal(pushdown.code, 0, pushdown.out);
       assert.match(
         pushdown.out,
-        /loaded: ([\d,]+) rows into events_pushdown \(20,000 read, 8 rejected -> s3:\/\/warehouse-bucket\/errors\/events\/2021\/02\/\S+\.csv\)/,
+        /loaded: ([\d,]+) rows into events_pushdown \(20,002 read, 9 rejected -> s3:\/\/warehouse-bucket\/errors\/events\/2021\/02\/\S+\.csv\)/,
       );
       assert.deepEqual(await env.sql(SNAPSHOT.replace("%TABLE%", "events_pushdown")), copied);
 

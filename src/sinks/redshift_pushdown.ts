@@ -84,34 +84,50 @@ const TYPE_WORD: Record<Column["type"], string> = {
 };
 
 /** The reason expression: the same reasons, in the same order, as the Polars check. */
-function reason(columns: readonly Column[], raw: (c: Column) => string): string {
+/**
+ * The reason expression: the same reasons, in the same order, as the Polars
+ * checks. Shape and types apply to every row; the limits (length, allowed
+ * values) only to rows that passed those and that the predicate keeps,
+ * exactly like `checkLimits` in `src/transform/contract_check.ts`.
+ *
+ * @param raw the raw text of a column
+ * @param typed the typed value of a column
+ * @param keeps SQL that is true on rows the predicate keeps
+ */
+function reason(
+  columns: readonly Column[],
+  raw: (c: Column) => string,
+  typed: (c: Column) => string,
+  keeps: string,
+): string {
   const whens: string[] = [];
   whens.push(`WHEN ${columns.map((c) => `${raw(c)} IS NULL`).join(" AND ")} THEN 'empty line'`);
+  const present = (c: Column) => `(${raw(c)} IS NOT NULL AND ${raw(c)} <> '')`;
   for (const c of columns) {
-    const r = raw(c);
-    const present = `(${r} IS NOT NULL AND ${r} <> '')`;
     if (!c.nullable) {
       whens.push(
-        `WHEN NOT ${present} THEN ${literal(`${c.name}: missing required value`, "redshift")}`,
+        `WHEN NOT ${present(c)} THEN ${literal(`${c.name}: missing required value`, "redshift")}`,
       );
     }
     if (c.type !== "string") {
       whens.push(
-        `WHEN ${present} AND (${typed(c, r)}) IS NULL THEN ${
+        `WHEN ${present(c)} AND ${typed(c)} IS NULL THEN ${
           literal(`${c.name}: not ${TYPE_WORD[c.type]}`, "redshift")
         }`,
       );
     }
+  }
+  for (const c of columns) {
     if (c.max_length !== undefined) {
       whens.push(
-        `WHEN LENGTH(${r}) > ${c.max_length} THEN ${
+        `WHEN ${keeps} AND LENGTH(${raw(c)}) > ${c.max_length} THEN ${
           literal(`${c.name}: longer than ${c.max_length} characters`, "redshift")
         }`,
       );
     }
     if (c.values) {
       whens.push(
-        `WHEN ${present} AND ${r} NOT IN (${
+        `WHEN ${keeps} AND ${present(c)} AND ${raw(c)} NOT IN (${
           c.values.map((v) => literal(v, "redshift")).join(", ")
         }) THEN ${literal(`${c.name}: not one of ${c.values.join(", ")}`, "redshift")}`,
       );
@@ -122,8 +138,9 @@ function reason(columns: readonly Column[], raw: (c: Column) => string): string 
 
 /**
  * `CREATE TABLE checked AS SELECT ...`: the typed columns (named as the
- * contract), the raw text of each declared column (`raw_<name>`), and
- * `_reason` (NULL for good rows).
+ * contract), the raw text of each declared column (`raw_<name>`), the
+ * derived columns, and `_reason` (NULL for good rows). Built in layers so
+ * each can use the names of the one below: typed, then derived, then reasons.
  *
  * @param positions header position of each declared column
  */
@@ -134,14 +151,20 @@ export function createCheckedTable(
   positions: ReadonlyMap<string, number>,
 ): string {
   const rawOf = (c: Column) => rawColumn(positions.get(c.name)!);
-  const cols = pipeline.columns.flatMap((c) => [
-    // Non-text values are typed only on good rows, so a bad value never reaches a CAST.
+  const typedLayer = pipeline.columns.flatMap((c) => [
+    // Non-text values are cast only when their text has the right shape, so a bad value never reaches a CAST.
     `${typed(c, rawOf(c))} AS ${quoteIdent(c.name)}`,
     `${rawOf(c)} AS ${quoteIdent(`raw_${c.name}`)}`,
   ]);
-  return `CREATE TABLE ${quoteIdent(checked)} AS SELECT ${cols.join(", ")}, ${
-    reason(pipeline.columns, rawOf)
-  } AS _reason FROM ${quoteIdent(raw)}`;
+  const derivedLayer = pipeline.derived.map((d) =>
+    `${derivedSql(d.kind, d.from)} AS ${quoteIdent(d.name)}`
+  );
+  const rawName = (c: Column) => quoteIdent(`raw_${c.name}`);
+  const keeps = `COALESCE((${pipeline.compiled.sql}), FALSE)`;
+  const reasons = reason(pipeline.columns, rawName, (c) => quoteIdent(c.name), keeps);
+  return `CREATE TABLE ${quoteIdent(checked)} AS SELECT d.*, ${reasons} AS _reason FROM (` +
+    `SELECT t.*${derivedLayer.length ? `, ${derivedLayer.join(", ")}` : ""} FROM (` +
+    `SELECT ${typedLayer.join(", ")} FROM ${quoteIdent(raw)}) AS t) AS d`;
 }
 
 /** SQL of a derived column over the typed columns (mirrors `src/transform/derive.ts`). */
@@ -172,7 +195,7 @@ export function matchingRows(
 ): string {
   const base = [
     ...pipeline.columns.map((c) => quoteIdent(c.name)),
-    ...pipeline.derived.map((d) => `${derivedSql(d.kind, d.from)} AS ${quoteIdent(d.name)}`),
+    ...pipeline.derived.map((d) => quoteIdent(d.name)),
     `CAST(${
       literal(monthStart(stamp.month).toISOString().slice(0, 10), "redshift")
     } AS DATE) AS "source_month"`,

@@ -229,6 +229,11 @@ export async function stageMonth(
     // cache and later reuses it without checking the ETag (a replaced month
     // would keep its old count). The slow path streams and counts lines.
     Deno.env.set("POLARS_NO_FAST_FILE_COUNT", "1");
+    // One CSV chunk in flight instead of two per thread: about 100 MiB less peak
+    // memory on a 1 GB month, no measurable loss of speed (bench/README.md).
+    if (!Deno.env.get("POLARS_CSV_CHUNK_PREFETCH_LIMIT")) {
+      Deno.env.set("POLARS_CSV_CHUNK_PREFETCH_LIMIT", "1");
+    }
   }
   let rowsRead: number;
   let shape: ScanShape;

@@ -1,5 +1,5 @@
 /**
- * Prints Polars' optimized plans of the worker's staging pass (`planMonth` in
+ * Prints Polars' optimized plans of the worker's staging pass (`planStage` in
  * `src/stage.ts`, for the shipped `events` pipeline) and of the Polars floor,
  * to see what the worker does beyond the floor:
  *
@@ -14,8 +14,7 @@
 
 import pl from "nodejs-polars";
 import { join } from "node:path";
-import { parseMonth } from "../src/month.ts";
-import { planMonth } from "../src/stage.ts";
+import { planStage } from "../src/stage.ts";
 import { ROOT } from "./contenders.ts";
 import { KEY } from "./data.ts";
 import { eventsPipeline } from "./peers/load_common.ts";
@@ -37,8 +36,7 @@ export async function plans(csv: string): Promise<{ worker: string; floor: strin
   const pipeline = await eventsPipeline();
   const names = (await firstLine(csv)).split(pipeline.delimiter);
   const file = { url: csv, scanPath: csv, identity: "plan", size: 0 };
-  const stamp = { month: parseMonth("2021-02"), loadedAt: new Date(), runId: "plan" };
-  const worker = planMonth(file, pipeline, stamp, { names }).describeOptimizedPlan();
+  const worker = planStage(file, pipeline, { names }).describeOptimizedPlan();
   const floor = pl.scanCSV(csv).filter(pl.col("amount").gt(500)).describeOptimizedPlan();
   return { worker, floor };
 }
@@ -46,6 +44,6 @@ export async function plans(csv: string): Promise<{ worker: string; floor: strin
 if (import.meta.main) {
   const csv = Deno.args[0] ?? join(ROOT, "datasets", KEY);
   const { worker, floor } = await plans(csv);
-  console.log(`# worker: planMonth (src/stage.ts)\n\n${worker}\n`);
+  console.log(`# worker: planStage (src/stage.ts)\n\n${worker}\n`);
   console.log(`# floor: scanCSV + filter(amount > 500)\n\n${floor}`);
 }

@@ -19,7 +19,7 @@ import { parseMonth } from "../../src/month.ts";
 import { parquetRows } from "../../src/sinks/csv_chunks.ts";
 import type { LedgerRow } from "../../src/sinks/sql.ts";
 import type { LoadRequest, Warehouse } from "../../src/sinks/warehouse.ts";
-import { typedValue } from "../../src/transform/contract_check.ts";
+import { checkContract, ROW } from "../../src/transform/contract_check.ts";
 import { addDerived, addSystemColumns } from "../../src/transform/derive.ts";
 
 /** The month loaded. */
@@ -47,7 +47,9 @@ export async function writeLoadInput(
   const text = (limit === undefined ? raw : raw.head(limit)).select(
     ...pipeline.columns.map((c) => pl.col(c.name).cast(pl.Utf8)),
   );
-  let lf = text.withColumns(...pipeline.columns.map((c) => typedValue(c).alias(c.name)));
+  const headerFields = pipeline.columns.length;
+  let lf = checkContract(text.withRowIndex(ROW), pipeline.columns, { headerFields })
+    .select(...pipeline.columns.map((c) => c.name));
   lf = addDerived(lf, pipeline.derived);
   lf = addSystemColumns(lf, {
     month: parseMonth(LOAD_MONTH),

@@ -279,11 +279,20 @@ export function prefilter(
   if (columns.every((c) => c.nullable)) {
     suspects.push(pl.allHorizontal(columns.map((c) => text(c).isNull())));
   }
+  // As few expressions per row as will do (this runs on every row of the month):
+  // a required typed column is suspect when its parse is null (missing, empty or
+  // unparseable alike), a required float also when it is not finite.
   for (const c of columns) {
-    if (!c.nullable) suspects.push(text(c).isNull().or(text(c).eq(pl.lit(""))));
-    if (c.type !== "string") suspects.push(text(c).isNotNull().and(pl.col(c.name).isNull()));
-    if (c.type === "float") {
-      suspects.push(pl.col(c.name).isNan().or(pl.col(c.name).isInfinite()).fillNull(pl.lit(false)));
+    const parsed = pl.col(c.name);
+    if (c.type === "string") {
+      if (!c.nullable) suspects.push(text(c).isNull().or(text(c).eq(pl.lit(""))));
+    } else if (c.type === "float") {
+      const notFinite = parsed.isFinite().not();
+      suspects.push(
+        c.nullable ? notFinite.fillNull(text(c).isNotNull()) : notFinite.fillNull(pl.lit(true)),
+      );
+    } else {
+      suspects.push(c.nullable ? text(c).isNotNull().and(parsed.isNull()) : parsed.isNull());
     }
   }
   return raw

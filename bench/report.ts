@@ -53,6 +53,10 @@ export interface LoadResult {
   process?: RunStats;
   /** Server version. */
   server?: string;
+  /** The server's own COPY rates on the same rows, per repeat (see `bench/peers/load_common.ts`). */
+  ceilingRates?: { csvText: number[]; csvTyped: number[]; binaryTyped: number[] };
+  /** Medians of `ceilingRates`. */
+  ceilings?: { csvText: number; csvTyped: number; binaryTyped: number };
 }
 
 /** One size of the scaling series. */
@@ -206,7 +210,13 @@ export function evaluateTargets(
           measured: `${fmtInt(best.rate!.median)} rows/s`,
           goal: `>= ${fmtInt(goal)} rows/s`,
           verdict: verdict(best.rate!.median >= goal),
-          detail: `${best.input} input, ${fmtInt(best.rows)} rows, median of ${best.rate!.n}`,
+          detail: `${best.input} input, ${fmtInt(best.rows)} rows, median of ${best.rate!.n}${
+            best.ceilings
+              ? `; the server's own ceiling on these rows: ${
+                fmtInt(best.ceilings.csvTyped)
+              } rows/s CSV, ${fmtInt(best.ceilings.binaryTyped)} rows/s binary (no index)`
+              : ""
+          }`,
         }
         : {
           name: label,
@@ -353,6 +363,33 @@ export function renderMarkdown(r: Results): string {
       l.server ?? "",
     ]),
   ));
+
+  const ceilingRows = r.loads.filter((l) => l.ceilings && l.rate);
+  if (ceilingRows.length > 0) {
+    parts.push(
+      "## Load ceilings (the server's own COPY of the same rows from memory, tables without indexes)",
+    );
+    parts.push(table(
+      [
+        "warehouse",
+        "input",
+        "loadMonth rows/s",
+        "CSV into all-TEXT table",
+        "CSV into target types",
+        "binary into target types",
+        "loadMonth / CSV typed",
+      ],
+      ceilingRows.map((l) => [
+        l.warehouse,
+        l.input,
+        fmtInt(l.rate!.median),
+        fmtInt(l.ceilings!.csvText),
+        fmtInt(l.ceilings!.csvTyped),
+        fmtInt(l.ceilings!.binaryTyped),
+        `${fmt(l.rate!.median / l.ceilings!.csvTyped, 2)}x`,
+      ]),
+    ));
+  }
 
   parts.push("## Scaling (worker-local dry run vs Polars floor)");
   parts.push(table(

@@ -518,6 +518,16 @@ async function runLoads(
       }
       r.rates.push(info.rowsPerSec);
       if (typeof info.server === "string") r.server = info.server;
+      const ceilings = info.ceilings as Record<string, unknown> | undefined;
+      if (
+        ceilings && typeof ceilings.csvText === "number" &&
+        typeof ceilings.csvTyped === "number" && typeof ceilings.binaryTyped === "number"
+      ) {
+        r.ceilingRates ??= { csvText: [], csvTyped: [], binaryTyped: [] };
+        r.ceilingRates.csvText.push(ceilings.csvText);
+        r.ceilingRates.csvTyped.push(ceilings.csvTyped);
+        r.ceilingRates.binaryTyped.push(ceilings.binaryTyped);
+      }
       runsOf.get(r)!.push(figures(run));
       say(
         `[${rep}/${options.repeat}] load ${r.warehouse} ${r.input}: ${
@@ -530,6 +540,13 @@ async function runLoads(
     if (r.status === "ok" && r.rates.length > 0) {
       r.rate = stats(r.rates);
       r.process = summarize(runsOf.get(r)!);
+      if (r.ceilingRates) {
+        r.ceilings = {
+          csvText: stats(r.ceilingRates.csvText).median,
+          csvTyped: stats(r.ceilingRates.csvTyped).median,
+          binaryTyped: stats(r.ceilingRates.binaryTyped).median,
+        };
+      }
     }
   }
   return results;

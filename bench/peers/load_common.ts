@@ -16,8 +16,8 @@ import { fileURLToPath } from "node:url";
 import { loadConfig, type ResolvedPipeline, selectPipelines } from "../../src/config.ts";
 import { outputColumns } from "../../src/contract.ts";
 import { parseMonth } from "../../src/month.ts";
-import { parquetRows } from "../../src/sinks/csv_chunks.ts";
-import type { LedgerRow } from "../../src/sinks/sql.ts";
+import { csvChunks, parquetRows } from "../../src/sinks/csv_chunks.ts";
+import { type LedgerRow, quoteIdent } from "../../src/sinks/sql.ts";
 import type { LoadRequest, Warehouse } from "../../src/sinks/warehouse.ts";
 import { checkContract, ROW } from "../../src/transform/contract_check.ts";
 import { addDerived, addSystemColumns } from "../../src/transform/derive.ts";
@@ -114,4 +114,47 @@ export async function timeLoad(
   const rows = await warehouse.loadMonth(request);
   const seconds = (performance.now() - t0) / 1000;
   return { rows, seconds, rowsPerSec: rows / seconds };
+}
+
+/**
+ * The server's own COPY rates on the same rows, with none of the project's
+ * work around them (no lock, no delete, no count, no ledger, no Parquet
+ * reading: the input is already in memory), into tables without indexes:
+ * `csvText` (every column TEXT: CSV parsing and heap writes only), `csvTyped`
+ * (the target's column types) and `binaryTyped` (the target's types from
+ * PostgreSQL's binary COPY format, no text parsing at all). Rows per second.
+ * They bound what any client can reach on this server and machine.
+ */
+export interface Ceilings {
+  /** CSV into an all-TEXT table. */
+  csvText: number;
+  /** CSV into a table of the target's types. */
+  csvTyped: number;
+  /** Binary COPY into a table of the target's types. */
+  binaryTyped: number;
+}
+
+/** The load input as CSV chunks in memory (the same bytes `loadMonth` sends). */
+export async function csvInMemory(input: string, chunkRows?: number): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of csvChunks(input, chunkRows)) chunks.push(chunk);
+  return chunks;
+}
+
+/** DDL of the two ceiling tables, shaped after the pipeline's output columns. */
+export function ceilingTables(pipeline: ResolvedPipeline): { text: string; typed: string } {
+  const columns = outputColumns(pipeline).map((c) => quoteIdent(c.name));
+  return {
+    text: `CREATE TABLE ceiling_text (${columns.map((c) => `${c} TEXT`).join(", ")})`,
+    typed: `CREATE TABLE ceiling_typed (LIKE ${quoteIdent(pipeline.table)})`,
+  };
+}
+
+/** Times `copy` of `rows` rows; rows per second. */
+export async function rate(rows: number, copy: () => Promise<number>): Promise<number> {
+  const t0 = performance.now();
+  const copied = await copy();
+  const seconds = (performance.now() - t0) / 1000;
+  if (copied !== rows) throw new Error(`ceiling COPY loaded ${copied} rows, expected ${rows}`);
+  return rows / seconds;
 }

@@ -126,6 +126,19 @@ Deno.test({
       assert.doesNotMatch(JSON.stringify(ledger), /pg-secret-Xy9/);
       const again = await run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
       assert.equal(again.code, 0, again.out);
+
+      // A table someone altered: refused before anything is deleted, with the fix.
+      const count = "SELECT count(*)::int AS n FROM events";
+      const rows = (await sql(count))[0]?.n;
+      await sql("ALTER TABLE events DROP COLUMN email_domain");
+      const altered = await run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
+      assert.equal(altered.code, 1);
+      assert.match(
+        altered.out,
+        /FAILED at load: Table events exists but lacks the contract's column\(s\) email_domain/,
+      );
+      assert.match(altered.out, /ALTER TABLE events ADD COLUMN/);
+      assert.equal((await sql(count))[0]?.n, rows);
     }),
 });
 

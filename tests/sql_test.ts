@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
-import { createTargetTable, inline, literal, quoteIdent, sqlType } from "../src/sinks/sql.ts";
+import {
+  assertTableColumns,
+  createTargetTable,
+  inline,
+  literal,
+  quoteIdent,
+  sqlType,
+} from "../src/sinks/sql.ts";
+import { RunError } from "../src/errors.ts";
+import { outputColumns } from "../src/contract.ts";
 import { insertStatements, utf8Bytes } from "../src/sinks/redshift.ts";
 import { samplePipeline } from "./support/fixtures.ts";
 import pl from "nodejs-polars";
@@ -114,4 +123,19 @@ Deno.test("insertStatements() splits rows into statements under the byte limit, 
       // consume
     }
   }, /larger than the Data API's 100 KB statement limit/);
+});
+
+Deno.test("assertTableColumns() passes a complete table, names every missing column and the fix", () => {
+  const pipeline = samplePipeline();
+  const all = outputColumns(pipeline).map((c) => c.name);
+  assert.ok(all.length >= 4);
+  assertTableColumns(pipeline, new Set(all));
+  const [first, , third] = all;
+  assert.throws(
+    () => assertTableColumns(pipeline, new Set(all.filter((c) => c !== first && c !== third))),
+    (e: unknown) =>
+      e instanceof RunError && e.step === "load" &&
+      e.message.includes(`lacks the contract's column(s) ${first}, ${third}`) &&
+      (e.hint ?? "").includes(`ALTER TABLE ${pipeline.table} ADD COLUMN`),
+  );
 });

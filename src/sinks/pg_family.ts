@@ -12,6 +12,7 @@ import { MonthBusyError, RunError } from "../errors.ts";
 import { formatMonth } from "../month.ts";
 import {
   abandonStale,
+  assertTableColumns,
   createLedgerTable,
   createTargetTable,
   deleteMonth,
@@ -87,19 +88,7 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
         }
         return;
       }
-      const missing = outputColumns(pipeline).map((c) => c.name).filter((c) =>
-        !have.has(c.toLowerCase()) && !have.has(c)
-      );
-      if (missing.length > 0) {
-        throw new RunError(
-          "load",
-          `Table ${pipeline.table} exists but lacks the contract's column(s) ${missing.join(", ")}`,
-          {
-            hint:
-              `add them (ALTER TABLE ${pipeline.table} ADD COLUMN ...) or point TABLE_NAME/table at a new table`,
-          },
-        );
-      }
+      assertTableColumns(pipeline, have);
     });
   }
 

@@ -29,6 +29,7 @@ import { parquetRows } from "./csv_chunks.ts";
 import { RedshiftData, RedshiftStatementError } from "./redshift_data.ts";
 import {
   abandonStale,
+  assertTableColumns,
   claimRun,
   createLedgerTable,
   createTargetTable,
@@ -292,19 +293,7 @@ export class RedshiftWarehouse implements Warehouse {
       ))
         .map((r) => String(r.column_name)),
     );
-    const missing = outputColumns(pipeline).map((c) => c.name).filter((c) =>
-      !have.has(c.toLowerCase())
-    );
-    if (missing.length > 0) {
-      throw new RunError(
-        "load",
-        `Table ${pipeline.table} exists but lacks the contract's column(s) ${missing.join(", ")}`,
-        {
-          hint:
-            `add them (ALTER TABLE ${pipeline.table} ADD COLUMN ...) or point TABLE_NAME/table at a new table`,
-        },
-      );
-    }
+    assertTableColumns(pipeline, have);
   }
 
   /** Latest succeeded ledger row. */

@@ -17,6 +17,7 @@ import {
   type Pipeline,
   sortKeyOf,
 } from "../contract.ts";
+import { RunError } from "../errors.ts";
 
 /** SQL dialects the sinks speak. */
 export type Dialect = "postgres" | "redshift";
@@ -386,4 +387,26 @@ export function toLedgerRow(r: Record<string, unknown>): LedgerRow {
     finished_at: date(r.finished_at),
     heartbeat_at: date(r.heartbeat_at),
   };
+}
+
+/**
+ * Throws when an existing target table lacks any of the pipeline's output
+ * columns. `have` holds the table's column names as the catalogue returns
+ * them (compared as written and lower-cased).
+ *
+ * @throws {RunError} step `load`, with the ALTER TABLE hint
+ */
+export function assertTableColumns(pipeline: Pipeline, have: ReadonlySet<string>): void {
+  const missing = outputColumns(pipeline).map((c) => c.name).filter((c) =>
+    !have.has(c.toLowerCase()) && !have.has(c)
+  );
+  if (missing.length === 0) return;
+  throw new RunError(
+    "load",
+    `Table ${pipeline.table} exists but lacks the contract's column(s) ${missing.join(", ")}`,
+    {
+      hint:
+        `add them (ALTER TABLE ${pipeline.table} ADD COLUMN ...) or point TABLE_NAME/table at a new table`,
+    },
+  );
 }

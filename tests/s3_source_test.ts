@@ -157,6 +157,31 @@ Deno.test("S3: a missing object, a missing bucket and wrong credentials fail cle
   }
 });
 
+Deno.test("S3: a month is downloaded once, and its rows are counted in that one pass", async () => {
+  const s3 = await startS3rver({ buckets: [BUCKET] });
+  const proxy = await startFaultProxy(s3.endpoint);
+  await using ws = await workspace();
+  try {
+    // (A file with rows of too many fields costs a byte-level pass and a second
+    // scan, src/ragged.ts; this one is clean.)
+    const path = await ws.generate("events", "2021/02/events.csv", FEB, 40_000);
+    const size = (await Deno.stat(path)).size;
+    await s3.put(BUCKET, "2021/02/events.csv", await Deno.readFile(path));
+    const config = await s3Config(ws, s3, proxy.endpoint);
+    const dry = await run(config, ["--month", "2021-02", "--pipeline", "events", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.out);
+    assert.match(dry.out, /rows would be loaded into events \(40,000 read, 0 rejected\)/);
+    const downloaded = proxy.log
+      .filter((r) => r.method === "GET" && r.url.includes("2021/02/events.csv"))
+      .reduce((sum, r) => sum + r.responseBytes, 0);
+    assert.ok(downloaded >= size, `read ${downloaded} of ${size} bytes`);
+    assert.ok(downloaded < size * 1.2, `read ${downloaded} bytes for a ${size}-byte object`);
+  } finally {
+    await proxy.stop();
+    await s3.stop();
+  }
+});
+
 Deno.test("S3: a connection cut mid-scan and a burst of 503s are survived; a dead server fails cleanly", async () => {
   const s3 = await startS3rver({ buckets: [BUCKET] });
   const proxy = await startFaultProxy(s3.endpoint);

@@ -16,6 +16,21 @@ export function keepMatchingOrSuspect(lf: LazyFrame, predicate: Predicate): Lazy
   return ctx.execute(`SELECT * FROM rows WHERE "${SUSPECT}" OR (${predicate.sql})`);
 }
 
+/**
+ * Adds the boolean column `name`: true on rows the prefilter suspects or the
+ * predicate keeps (NULL counts as false, as in a WHERE).
+ */
+export function flagMatchingOrSuspect(
+  lf: LazyFrame,
+  predicate: Predicate,
+  name: string,
+): LazyFrame {
+  const ctx = pl.SQLContext({ rows: lf });
+  return ctx.execute(
+    `SELECT *, COALESCE("${SUSPECT}" OR (${predicate.sql}), FALSE) AS "${name}" FROM rows`,
+  );
+}
+
 /** Keeps rows where the predicate holds. */
 export function keepMatching(lf: LazyFrame, predicate: Predicate): LazyFrame {
   const ctx = pl.SQLContext({ rows: lf });

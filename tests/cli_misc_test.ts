@@ -114,6 +114,11 @@ Deno.test("status and months show the ledger and the source", async () => {
     /--format 'xml'/,
   );
 
+  await assert.rejects(
+    () => monthsCommand(["--format", "csv"], { config, print }),
+    (e: unknown) =>
+      e instanceof UsageError && /--format 'csv'/.test(e.message) && e.hint === "use table or json",
+  );
   assert.equal(await monthsCommand(["--pipeline", "events"], { config, print }), 0);
   const months = out.pop()!;
   assert.match(months, /^events +2021-01 +1,169,955 +not loaded /m);

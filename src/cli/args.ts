@@ -36,6 +36,22 @@ export function parseFlags<T extends FlagOptions>(
 }
 
 /**
+ * The `--format` value, one of `allowed`.
+ *
+ * @throws {UsageError} naming the value and the allowed ones
+ */
+export function formatFlag<const F extends string>(
+  value: string | undefined,
+  allowed: readonly F[],
+): F {
+  if (allowed.includes(value as F)) return value as F;
+  const words = allowed.length > 2
+    ? `${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}`
+    : allowed.join(" or ");
+  throw new UsageError(`Cannot use --format '${value}'`, { hint: `use ${words}` });
+}
+
+/**
  * Months selected by `--month` or `--from`/`--to`, oldest first.
  *
  * @throws {UsageError} for malformed, reversed, future or missing months

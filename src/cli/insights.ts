@@ -28,7 +28,7 @@ import {
   type QuestionName,
 } from "../insights/questions.ts";
 import { answerWarehouse, loadedMonths } from "../insights/warehouse.ts";
-import { parseFlags } from "./args.ts";
+import { formatFlag, parseFlags } from "./args.ts";
 import { formatCsv, formatTable } from "./table.ts";
 
 function wrap(text: string, width: number, indent: string): string {
@@ -210,10 +210,7 @@ export async function insightsCommand(
     print(INSIGHTS_HELP);
     return 0;
   }
-  const format = flags.format;
-  if (format !== "table" && format !== "json" && format !== "csv") {
-    throw new UsageError(`Cannot use --format '${format}'`, { hint: "use table, json or csv" });
-  }
+  const format = formatFlag(flags.format, ["table", "json", "csv"]);
   if (flags["from-file"] && (flags.warehouse || flags.since !== undefined)) {
     throw new UsageError("Cannot use --from-file with --warehouse or --since", {
       hint: "--since and --warehouse ask the warehouse; --from-file reads one month's file",

@@ -12,7 +12,7 @@ import { type Config, loadConfig, selectPipelines } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { addSecrets, setupLogging } from "../log.ts";
 import { formatMonth } from "../month.ts";
-import { parseFlags } from "./args.ts";
+import { formatFlag, parseFlags } from "./args.ts";
 import { formatTable } from "./table.ts";
 
 /** Help text of `months`. */
@@ -58,9 +58,7 @@ export async function monthsCommand(
     print(MONTHS_HELP);
     return 0;
   }
-  if (flags.format !== "table" && flags.format !== "json") {
-    throw new UsageError(`Cannot use --format '${flags.format}'`, { hint: "use table or json" });
-  }
+  const format = formatFlag(flags.format, ["table", "json"]);
   const config = options.config ?? await loadConfig();
   addSecrets(config.secrets);
   await setupLogging({ level: config.logLevel });
@@ -93,7 +91,7 @@ export async function monthsCommand(
   } finally {
     await warehouse.close();
   }
-  if (flags.format === "json") print(JSON.stringify(rows, null, 2));
+  if (format === "json") print(JSON.stringify(rows, null, 2));
   else {
     print(`source: ${source.description}`);
     print(

@@ -9,7 +9,7 @@ import { openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { addSecrets, setupLogging } from "../log.ts";
-import { parseFlags } from "./args.ts";
+import { formatFlag, parseFlags } from "./args.ts";
 import { formatTable } from "./table.ts";
 
 /** Help text of `status`. */
@@ -42,9 +42,7 @@ export async function statusCommand(
       { hint: "e.g. --limit 50" },
     );
   }
-  if (flags.format !== "table" && flags.format !== "json") {
-    throw new UsageError(`Cannot use --format '${flags.format}'`, { hint: "use table or json" });
-  }
+  const format = formatFlag(flags.format, ["table", "json"]);
   const config = options.config ?? await loadConfig();
   addSecrets(config.secrets);
   await setupLogging({ level: config.logLevel });
@@ -56,7 +54,7 @@ export async function statusCommand(
       limit,
       ...(flags.pipeline ? { pipeline: flags.pipeline } : {}),
     });
-    if (flags.format === "json") {
+    if (format === "json") {
       print(JSON.stringify(rows, null, 2));
       return 0;
     }

@@ -9,7 +9,6 @@
 
 import { openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config.ts";
-import { UsageError } from "../errors.ts";
 import { addSecrets, setupLogging } from "../log.ts";
 import { formatMonth } from "../month.ts";
 import { formatFlag, parseFlags } from "./args.ts";

@@ -80,6 +80,9 @@ export async function openSource(config: Config): Promise<Source> {
         ...(endpoint ? { endpoint } : {}),
         forcePathStyle: config.aws.forcePathStyle,
         credentials: awsCredentials(config, region),
+        // One retry layer: S3Source retries transient faults itself (src/sources/s3.ts),
+        // so the SDK makes one attempt per call instead of stacking its own 3 inside.
+        maxAttempts: 1,
         // Checksums only where S3 requires them: S3-compatible servers store the
         // aws-chunked framing of streamed uploads otherwise (see NOTES).
         requestChecksumCalculation: "WHEN_REQUIRED",
@@ -117,8 +120,8 @@ export async function openWarehouse(
     case "redshift": {
       const [{ RedshiftDataClient }, { RedshiftWarehouse }, { RedshiftData }] = await Promise.all([
         import("@aws-sdk/client-redshift-data"),
-        import("./sinks/redshift.ts"),
-        import("./sinks/redshift_data.ts"),
+        import("./sinks/redshift/warehouse.ts"),
+        import("./sinks/redshift/data_api.ts"),
       ]);
       const w = config.warehouse;
       const endpoint = config.aws.redshiftDataEndpoint ?? config.aws.endpoint;
@@ -127,6 +130,8 @@ export async function openWarehouse(
         region,
         ...(endpoint ? { endpoint } : {}),
         credentials: awsCredentials(config, region),
+        // The SDK is the one retry layer for Data API calls (throttling, 5xx, network);
+        // the warehouse retries only statements Redshift rolled back (sinks/redshift/errors.ts).
         maxAttempts: 5,
       });
       const data = new RedshiftData(client, {
@@ -138,7 +143,7 @@ export async function openWarehouse(
       }, { timeoutMs: w.statementTimeoutSeconds * 1000 });
       return new RedshiftWarehouse(
         data,
-        { strategy: w.strategy, iamRole: w.iamRole, s3Region: config.aws.region },
+        { strategy: w.strategy, iamRole: w.iamRole },
         `Redshift ${w.workgroup ?? w.clusterIdentifier}/${w.database}`,
       );
     }
@@ -161,8 +166,8 @@ export async function openNotifier(config: Config): Promise<Notifier> {
         region,
         ...(endpoint ? { endpoint } : {}),
         credentials: awsCredentials(config, region),
-        // Few SDK-level attempts: the notifier's own backoff (src/pipeline.ts) does the waiting.
-        maxAttempts: 2,
+        // One retry layer: the notifier's own backoff (src/pipeline.ts notify()) does the retrying.
+        maxAttempts: 1,
       });
       return new SnsNotifier(client, config.notify.topicArn);
     }

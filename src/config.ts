@@ -18,6 +18,7 @@ import {
   predicateColumns,
 } from "./contract.ts";
 import { compilePredicate, type Predicate, PredicateError } from "./predicate.ts";
+import { unknownVariables } from "./config/unknown_env.ts";
 
 /** A pipeline with its predicate compiled and its table resolved. */
 export interface ResolvedPipeline extends Pipeline {
@@ -97,9 +98,14 @@ export interface Config {
   port: number;
   /** Values that must never appear in output (redacted by the logger). */
   secrets: string[];
+  /** Start-up warnings, e.g. a set variable the worker does not read (with a "did you mean"). */
+  warnings: string[];
 }
 
 const ENV = "environment or config/.env";
+
+/** Variables with one of the worker's prefixes that are read elsewhere than {@link EnvSchema}. */
+const OTHER_VARIABLES: readonly string[] = [];
 
 const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default("datasets"),
@@ -364,6 +370,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     schedule: e.SCHEDULE,
     port: e.PORT,
     secrets,
+    warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
   };
 }
 

@@ -52,7 +52,8 @@ export type { Warehouse } from "./sinks/warehouse.ts";
 export type { Source, SourceFile } from "./sources/source.ts";
 export { LocalSource } from "./sources/local.ts";
 export { S3Source } from "./sources/s3.ts";
-export { formatCsv, formatTable } from "./cli/table.ts";
+export { formatTable } from "./cli/table.ts";
+export { formatCsv } from "./_shared/csv.ts";
 
 export { columnsFor, EVENTS_COLUMNS, type InsightColumns } from "./insights/columns.ts";
 export * from "./insights/questions.ts";

@@ -224,67 +224,17 @@ export async function runMonth(
         table: pipeline.table,
       });
       report.status = "succeeded";
-      return report;
+    } else {
+      await stageAndLoad(deps, pipeline, month, report, {
+        file,
+        scratch,
+        signal: options.signal,
+        dryRun: options.dryRun ?? false,
+        setStep: (s) => (step = s),
+        ledger: (r) => ledgerOf(r, "succeeded", now()),
+        logger,
+      });
     }
-
-    step = "read";
-    const staged = await unlessAborted(
-      stageMonth(file, pipeline, { month, loadedAt: startedAt, runId }, {
-        dir: scratch,
-        open: () => deps.source.open(file),
-        explain: (at, error) => deps.source.explain(at, file, error),
-      }),
-      options.signal,
-      step,
-    );
-    Object.assign(report, {
-      rowsRead: staged.rowsRead,
-      rowsRejected: staged.rowsRejected,
-      rowsMatched: staged.rowsMatched,
-      reasons: staged.reasons,
-    });
-    report.warnings.push(...staged.warnings);
-    logger.info("staged: {read} read, {rejected} rejected, {matched} matched", {
-      read: staged.rowsRead,
-      rejected: staged.rowsRejected,
-      matched: staged.rowsMatched,
-      reasons: staged.reasons,
-    });
-
-    if (options.dryRun) {
-      report.status = "dry-run";
-      return report;
-    }
-
-    step = "stage";
-    if (options.signal?.aborted) throw new InterruptedError(step);
-    if (staged.quarantinePath) {
-      const quarantine = await deps.source.publish(
-        staged.quarantinePath,
-        quarantineKey(pipeline.name, month, runId),
-      );
-      report.quarantineUrl = quarantine.url;
-    }
-    refuseTooManyRejected(pipeline, report);
-    const processed = await deps.source.publish(
-      staged.processedPath,
-      processedKey(pipeline.name, month, runId),
-    );
-    report.processedUrl = processed.url;
-
-    step = "load";
-    if (options.signal?.aborted) throw new InterruptedError(step);
-    const loaded = await warehouse!.loadMonth({
-      pipeline,
-      month,
-      processedPath: staged.processedPath,
-      processedUrl: processed.url,
-      expectedRows: staged.rowsMatched,
-      ledger: ledgerOf({ ...report, rowsLoaded: staged.rowsMatched }, "succeeded", now()),
-    });
-    report.rowsLoaded = loaded;
-    report.status = "succeeded";
-    logger.info("loaded {rows} rows into {table}", { rows: loaded, table: pipeline.table });
   } catch (error) {
     report.status = "failed";
     const known = error instanceof RunError;
@@ -314,6 +264,85 @@ export async function runMonth(
     await notify(deps, report);
   }
   return report;
+}
+
+/**
+ * The local path: stage the file with Polars (scan, check, quarantine,
+ * filter, derive), publish to the data zones, load atomically.
+ */
+async function stageAndLoad(
+  deps: RunDeps,
+  pipeline: ResolvedPipeline,
+  month: Month,
+  report: RunReport,
+  ctx: {
+    file: SourceFile;
+    scratch: string;
+    signal: AbortSignal | undefined;
+    dryRun: boolean;
+    setStep: (step: Step) => void;
+    ledger: (report: RunReport) => LedgerRow;
+    logger: ReturnType<typeof log>;
+  },
+): Promise<void> {
+  ctx.setStep("read");
+  const staged = await unlessAborted(
+    stageMonth(ctx.file, pipeline, { month, loadedAt: report.startedAt, runId: report.runId }, {
+      dir: ctx.scratch,
+      open: () => deps.source.open(ctx.file),
+      explain: (at, error) => deps.source.explain(at, ctx.file, error),
+    }),
+    ctx.signal,
+    "read",
+  );
+  Object.assign(report, {
+    rowsRead: staged.rowsRead,
+    rowsRejected: staged.rowsRejected,
+    rowsMatched: staged.rowsMatched,
+    reasons: staged.reasons,
+  });
+  report.warnings.push(...staged.warnings);
+  ctx.logger.info("staged: {read} read, {rejected} rejected, {matched} matched", {
+    read: staged.rowsRead,
+    rejected: staged.rowsRejected,
+    matched: staged.rowsMatched,
+    reasons: staged.reasons,
+  });
+
+  if (ctx.dryRun) {
+    report.status = "dry-run";
+    return;
+  }
+
+  ctx.setStep("stage");
+  if (ctx.signal?.aborted) throw new InterruptedError("stage");
+  if (staged.quarantinePath) {
+    const quarantine = await deps.source.publish(
+      staged.quarantinePath,
+      quarantineKey(pipeline.name, month, report.runId),
+    );
+    report.quarantineUrl = quarantine.url;
+  }
+  refuseTooManyRejected(pipeline, report);
+  const processed = await deps.source.publish(
+    staged.processedPath,
+    processedKey(pipeline.name, month, report.runId),
+  );
+  report.processedUrl = processed.url;
+
+  ctx.setStep("load");
+  if (ctx.signal?.aborted) throw new InterruptedError("load");
+  const loaded = await deps.warehouse!.loadMonth({
+    pipeline,
+    month,
+    processedPath: staged.processedPath,
+    processedUrl: processed.url,
+    expectedRows: staged.rowsMatched,
+    ledger: ctx.ledger({ ...report, rowsLoaded: staged.rowsMatched }),
+  });
+  report.rowsLoaded = loaded;
+  report.status = "succeeded";
+  ctx.logger.info("loaded {rows} rows into {table}", { rows: loaded, table: pipeline.table });
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 } from "../src/sinks/sql.ts";
 import { RunError } from "../src/errors.ts";
 import { outputColumns } from "../src/contract.ts";
-import { insertStatements, utf8Bytes } from "../src/sinks/redshift.ts";
+import { insertStatements, utf8Bytes } from "../src/sinks/redshift/warehouse.ts";
 import { samplePipeline } from "./support/fixtures.ts";
 import pl from "nodejs-polars";
 import { join } from "node:path";
@@ -122,7 +122,7 @@ Deno.test("insertStatements() splits rows into statements under the byte limit, 
     ) {
       // consume
     }
-  }, /larger than the Data API's 100 KB statement limit/);
+  }, /more than the Data API.s statement limit of 120 bytes/);
 });
 
 Deno.test("assertTableColumns() passes a complete table, names every missing column and the fix", () => {

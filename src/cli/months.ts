@@ -9,7 +9,7 @@
 
 import { openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config.ts";
-import { addSecrets, setupLogging } from "../log.ts";
+import { bootstrap } from "./bootstrap.ts";
 import { formatMonth } from "../month.ts";
 import { formatFlag, parseFlags } from "./args.ts";
 import { formatTable } from "./table.ts";
@@ -59,8 +59,7 @@ export async function monthsCommand(
   }
   const format = formatFlag(flags.format, ["table", "json"]);
   const config = options.config ?? await loadConfig();
-  addSecrets(config.secrets);
-  await setupLogging({ level: config.logLevel });
+  await bootstrap(config);
   const pipelines = selectPipelines(config, flags.pipeline);
   const source = await openSource(config);
   const warehouse = await openWarehouse(config);

@@ -10,7 +10,7 @@
 
 import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config.ts";
-import { addSecrets, setupLogging } from "../log.ts";
+import { bootstrap } from "./bootstrap.ts";
 import { failUnreachable, runMonth } from "../pipeline.ts";
 import { type RunReport, summaryLine } from "../report.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
@@ -60,8 +60,7 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
   const now = options.now ?? (() => new Date());
   const months = monthsFromFlags(flags, now());
   const config = options.config ?? await loadConfig();
-  addSecrets(config.secrets);
-  await setupLogging({ level: config.logLevel });
+  await bootstrap(config);
   const pipelines = selectPipelines(config, flags.pipeline);
   const dryRun = flags["dry-run"] ?? false;
 

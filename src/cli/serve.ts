@@ -11,7 +11,8 @@
 import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { ConfigError, messageOf } from "../errors.ts";
-import { addSecrets, log, redact, setupLogging } from "../log.ts";
+import { log, redact } from "../log.ts";
+import { bootstrap } from "./bootstrap.ts";
 import { retry } from "../retry.ts";
 import { Scheduler } from "../schedule/scheduler.ts";
 import { createHandler } from "../serve/http.ts";
@@ -49,8 +50,7 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
     return 0;
   }
   const config = options.config ?? await loadConfig();
-  addSecrets(config.secrets);
-  await setupLogging({ level: config.logLevel });
+  await bootstrap(config);
   const logger = log("serve");
   const port = flags.port !== undefined ? Number(flags.port) : config.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

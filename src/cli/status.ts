@@ -8,7 +8,7 @@
 import { openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config.ts";
 import { UsageError } from "../errors.ts";
-import { addSecrets, setupLogging } from "../log.ts";
+import { bootstrap } from "./bootstrap.ts";
 import { formatFlag, parseFlags } from "./args.ts";
 import { formatTable } from "./table.ts";
 
@@ -44,8 +44,7 @@ export async function statusCommand(
   }
   const format = formatFlag(flags.format, ["table", "json"]);
   const config = options.config ?? await loadConfig();
-  addSecrets(config.secrets);
-  await setupLogging({ level: config.logLevel });
+  await bootstrap(config);
   if (flags.pipeline) selectPipelines(config, flags.pipeline);
   const warehouse = await openWarehouse(config);
   try {

@@ -6,6 +6,7 @@
  */
 
 import type { LedgerRow } from "../sinks/sql.ts";
+import { counterValue } from "../_shared/counters.ts";
 
 /** Escapes a label value (backslash, quote, newline). */
 export function labelValue(value: string): string {
@@ -115,6 +116,12 @@ export function renderMetrics(
     pipelines.map((
       p,
     ) => [{ pipeline: p }, by(p).filter((r) => r.notification === "notify_failed").length]),
+  );
+  metric(
+    "etl_heartbeat_failures_total",
+    "counter",
+    "Heartbeats of running claims that could not be written (a stale claim lets another worker take the month).",
+    [[{}, counterValue("heartbeat_failures")]],
   );
   if (gauges) {
     metric(

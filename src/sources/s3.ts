@@ -304,8 +304,8 @@ export class S3Source implements Source {
    */
   async publish(localPath: string, key: string): Promise<Published> {
     const url = this.url(key);
-    const exists = await this.client.send(
-      new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }),
+    const exists = await this.withRetry(() =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }))
     )
       .then(() => true, (e: S3ErrorShape) => {
         if (e?.$metadata?.httpStatusCode === 404 || /NotFound/.test(`${e?.name}`)) return false;
@@ -320,7 +320,8 @@ export class S3Source implements Source {
         },
       );
     }
-    await this.upload(localPath, key).catch((error) => {
+    // The upload reopens the file on each attempt, so a retry sends it whole again.
+    await this.withRetry(() => this.upload(localPath, key)).catch((error) => {
       throw describeS3Error("stage", url, this.options.bucket, error);
     });
     return { url };

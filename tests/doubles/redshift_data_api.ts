@@ -124,8 +124,18 @@ export interface RedshiftDouble {
   setDelay(ms: number): void;
 }
 
-/** Redshift's limit on one SQL statement, in UTF-8 bytes. */
-export const MAX_STATEMENT_BYTES = 100 * 1024;
+/**
+ * The Data API's limit on one SQL statement. AWS, Redshift Data API Reference,
+ * "ExecuteStatement" (Sql: "The SQL statement text ... maximum size of 100 KB"): the double
+ * counts UTF-8 bytes and refuses anything over 100,000, the strict reading of "100 KB".
+ */
+export const MAX_STATEMENT_BYTES = 100_000;
+
+/** AWS, Redshift Data API Reference, "BatchExecuteStatement": Sqls holds 1 to 40 statements. */
+export const MAX_BATCH_STATEMENTS = 40;
+
+/** AWS, Database Developer Guide, "Data conversion parameters": MAXERROR's upper limit. */
+export const MAX_COPY_ERRORS = 100_000;
 
 // ---------------------------------------------------------------------------
 // Internals
@@ -368,7 +378,7 @@ function checkSize(sql: string) {
   if (bytes > MAX_STATEMENT_BYTES) {
     throw new ApiError(
       "ValidationException",
-      `SQL statement is ${bytes} bytes: the maximum size of a statement is 100 KB`,
+      `SQL statement is ${bytes} bytes: the maximum size of a statement is 100 KB (${MAX_STATEMENT_BYTES} bytes)`,
     );
   }
 }
@@ -454,12 +464,19 @@ export async function startRedshiftDataApi(
 
   let stlReady: Promise<void> | undefined;
   function ensureStl(): Promise<void> {
+    // AWS, "STL_LOAD_ERRORS" (provisioned clusters only: STL views are not available on
+    // Redshift Serverless) and "SYS_LOAD_ERROR_DETAIL" (both kinds; keyed by query_id).
     const ddl = `CREATE SCHEMA IF NOT EXISTS redshift_double;
        CREATE TABLE IF NOT EXISTS redshift_double.stl_load_errors (
          userid int, slice int, tbl int, starttime timestamp, session int, query int,
          filename text, line_number bigint, colname text, type text, col_length text,
          position int, raw_line text, raw_field_value text, err_code int, err_reason text,
-         is_partial int, start_offset bigint)`;
+         is_partial int, start_offset bigint);
+       CREATE TABLE IF NOT EXISTS redshift_double.sys_load_error_detail (
+         user_id int, query_id bigint, transaction_id bigint, session_id int,
+         database_name char(64), table_id int, start_time timestamp, file_name char(256),
+         line_number bigint, column_name char(127), column_type char(10),
+         column_length char(10), position int, error_code int, error_message char(512))`;
     // IF NOT EXISTS can still collide with a concurrent creator: one retry.
     stlReady ??= adminQuery(ddl).catch(() => adminQuery(ddl)).then(() => {}, (e) => {
       stlReady = undefined;
@@ -477,6 +494,27 @@ export async function startRedshiftDataApi(
       const c = await connect(false);
       try {
         for (const e of errs) {
+          await c.query(
+            `INSERT INTO redshift_double.sys_load_error_detail
+               (user_id, query_id, transaction_id, session_id, database_name, table_id,
+                start_time, file_name, line_number, column_name, column_type, column_length,
+                position, error_code, error_message)
+             VALUES (100, $1, 0, $2, $3, $4, $5, $6, $7, $8, '', '', 0, $9, $10)`,
+            [
+              e.queryId,
+              stmt.pid ?? 0,
+              (stmt.rec.database ?? "").slice(0, 64),
+              tableOid,
+              e.at.toISOString(),
+              e.filename.slice(0, 256),
+              e.lineNumber,
+              e.colname.slice(0, 127),
+              e.errCode,
+              e.errReason.slice(0, 512),
+            ],
+          );
+          // Serverless (a WorkgroupName) has no STL views: only provisioned statements fill it.
+          if (!stmt.rec.clusterIdentifier) continue;
           await c.query(
             `INSERT INTO redshift_double.stl_load_errors
                (userid, slice, tbl, starttime, session, query, filename, line_number, colname,
@@ -620,10 +658,13 @@ export async function startRedshiftDataApi(
     let copiedRows: number | undefined;
     for (const piece of pieces) {
       const kw = firstKeyword(piece);
+      const refused = redshiftRefusal(piece);
+      if (refused) throw new StatementError(`ERROR: ${refused}`);
+      const folded = foldIdentifiers(parts);
       if (kw === "COPY") {
         let cmd: CopyCommand | undefined;
         try {
-          cmd = parseCopy(piece, parts);
+          cmd = parseCopy(piece, folded);
         } catch (e) {
           throw new StatementError(errorText((e as Error).message));
         }
@@ -645,7 +686,7 @@ export async function startRedshiftDataApi(
       if (missing.length > 0 && stmt.params.size > 0) {
         throw new StatementError(`ERROR: no value for parameter(s): ${missing.join(", ")}`);
       }
-      const sql = unmask(text, parts);
+      const sql = unmask(text, folded);
       last = await client.query({ text: sql, values, rowMode: "array" }) as PgResult;
       copiedRows = undefined;
     }
@@ -821,10 +862,36 @@ export async function startRedshiftDataApi(
           }`,
         );
       }
+      // AWS, "COPY from columnar data formats": "COPY inserts values into the target table's
+      // columns in the same order as the columns occur in the columnar data files. The number of
+      // columns in the target table and the number of columns in the data file must match."
       if (df.width !== columns.length) {
         throw new StatementError(
           `ERROR: Spectrum Scan Error: File '${file}' has ${df.width} columns but the COPY target ` +
             `has ${columns.length}: Parquet columns are mapped to the target columns by position`,
+        );
+      }
+      // Stricter than Redshift, which would load misordered columns silently (or fail on a type):
+      // a name that differs at a position is refused, so a misordered file cannot pass a test.
+      const misplaced = df.columns.findIndex((c, i) => c.toLowerCase() !== columns[i]!.name);
+      if (misplaced >= 0) {
+        throw new StatementError(
+          `ERROR: Spectrum Scan Error: File '${file}' column ${misplaced + 1} is ` +
+            `'${df.columns[misplaced]}' but target column ${misplaced + 1} is ` +
+            `'${columns[misplaced]!.name}': columnar COPY maps columns by position (test double)`,
+        );
+      }
+      // Parquet INT64 timestamps in milliseconds or microseconds are read; nanosecond
+      // timestamps are not (Redshift timestamps have microsecond precision).
+      const nanos = df.columns.filter((_, i) =>
+        (df!.dtypes[i] as unknown as { variant?: string; timeUnit?: string }).variant ===
+          "Datetime" &&
+        (df!.dtypes[i] as unknown as { timeUnit?: string }).timeUnit === "ns"
+      );
+      if (nanos.length > 0) {
+        throw new StatementError(
+          `ERROR: Spectrum Scan Error: File '${file}' has unsupported Parquet type ` +
+            `TIMESTAMP(NANOS) in column(s) ${nanos.join(", ")}: write microsecond timestamps`,
         );
       }
       // Timezone-aware datetimes would be written in their own zone with a 'Z' appended.
@@ -1208,8 +1275,11 @@ export async function startRedshiftDataApi(
     ) {
       throw new ApiError("ValidationException", "Sqls must be a non-empty list of strings");
     }
-    if (sqls.length > 40) {
-      throw new ApiError("ValidationException", "Sqls can hold at most 40 statements");
+    if (sqls.length > MAX_BATCH_STATEMENTS) {
+      throw new ApiError(
+        "ValidationException",
+        `Sqls can hold at most ${MAX_BATCH_STATEMENTS} statements (got ${sqls.length})`,
+      );
     }
     const common = submitCommon(body);
     for (const s of sqls as string[]) checkSize(s);
@@ -1568,7 +1638,7 @@ export function splitStatements(sql: string): { pieces: string[]; parts: string[
  * are replaced.
  */
 export function translateRedshift(masked: string): string {
-  return masked
+  return dropConstraints(masked)
     .replace(/\b(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*\([^)]*\)/gi, " ")
     .replace(/\bSORTKEY\s+AUTO\b/gi, " ")
     .replace(/\bDISTKEY\s*\([^)]*\)/gi, " ")
@@ -1583,6 +1653,98 @@ export function translateRedshift(masked: string): string {
     .replace(
       /\bIDENTITY\s*\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)/gi,
       "GENERATED BY DEFAULT AS IDENTITY (START WITH $1 INCREMENT BY $2)",
+    );
+}
+
+/** COPY parameters accepted with FORMAT AS PARQUET (AWS, "COPY from columnar data formats"). */
+const COLUMNAR_COPY_OPTIONS: ReadonlySet<string> = new Set([
+  "FORMAT",
+  "PARQUET",
+  "ACCEPTINVCHARS",
+  "FILLRECORD",
+  "IAM_ROLE",
+  "CREDENTIALS",
+  "STATUPDATE",
+  "MANIFEST",
+  "EXPLICIT_IDS",
+]);
+
+/**
+ * PostgreSQL syntax Redshift does not accept, each refused with Redshift-like text. Sources:
+ * AWS, Database Developer Guide, "Unsupported PostgreSQL features" (ON CONFLICT upserts,
+ * RETURNING, indexes, SERIAL, JSONB, DISTINCT ON, aggregate FILTER, string_agg, advisory lock
+ * functions), "LOCK" (syntax `LOCK [ TABLE ] table_name [, ...]`, no lock mode), "TRUNCATE"
+ * ("commits the current transaction": refused here because the worker only sends it inside
+ * batches), and "COPY" (no FROM STDIN: data comes from S3, EMR, DynamoDB or SSH).
+ */
+const REFUSED_SYNTAX: ReadonlyArray<{ pattern: RegExp; message: string }> = [
+  {
+    pattern: /\bON\s+CONFLICT\b/i,
+    message: 'syntax error at or near "ON CONFLICT": not supported',
+  },
+  { pattern: /\bRETURNING\b/i, message: 'syntax error at or near "RETURNING": not supported' },
+  {
+    pattern: /\bpg_(try_)?advisory_(xact_)?(un)?lock(_shared)?\s*\(/i,
+    message: "function pg_advisory_lock does not exist (advisory locks are not supported)",
+  },
+  {
+    pattern: /^\s*LOCK\b[^;]*\bIN\b[^;]*\bMODE\b/i,
+    message: 'syntax error at or near "IN": LOCK takes no lock mode',
+  },
+  { pattern: /\bCREATE\s+(UNIQUE\s+)?INDEX\b/i, message: "CREATE INDEX is not supported" },
+  { pattern: /\b(BIG|SMALL)?SERIAL\b/i, message: 'type "serial" does not exist' },
+  { pattern: /\bJSONB\b/i, message: 'type "jsonb" does not exist' },
+  { pattern: /\bDISTINCT\s+ON\s*\(/i, message: "SELECT DISTINCT ON is not supported" },
+  { pattern: /\bFILTER\s*\(\s*WHERE\b/i, message: 'syntax error at or near "FILTER"' },
+  { pattern: /\bstring_agg\s*\(/i, message: "function string_agg does not exist" },
+  {
+    pattern: /^\s*TRUNCATE\b/i,
+    message: "TRUNCATE commits the open transaction in Redshift: refused by the test double",
+  },
+  { pattern: /\bFROM\s+STDIN\b/i, message: "COPY FROM STDIN is not supported" },
+];
+
+/** Redshift's refusal of a masked statement, or undefined when Redshift would accept its syntax. */
+export function redshiftRefusal(masked: string): string | undefined {
+  return REFUSED_SYNTAX.find((r) => r.pattern.test(masked))?.message;
+}
+
+/**
+ * Folds quoted identifiers to lower case. AWS, "Names and identifiers": delimited identifiers
+ * are case-insensitive and folded to lower case unless enable_case_sensitive_identifier is on
+ * (it is off by default, and the double plays the default).
+ */
+export function foldIdentifiers(parts: string[]): string[] {
+  return parts.map((p) => (p.startsWith('"') ? p.toLowerCase() : p));
+}
+
+/**
+ * Removes PRIMARY KEY, UNIQUE and FOREIGN KEY / REFERENCES constraints from DDL. AWS,
+ * "Defining table constraints": "Uniqueness, primary key, and foreign key constraints are
+ * informational only; they are not enforced by Amazon Redshift". Enforcing them on PostgreSQL
+ * would let a test pass on a uniqueness error Redshift never raises. NOT NULL stays: Redshift
+ * enforces it.
+ */
+export function dropConstraints(masked: string): string {
+  if (!/^\s*(CREATE|ALTER)\s+/i.test(masked)) return masked;
+  const name = `(?:[A-Za-z_][A-Za-z0-9_$]*|${MARK}\\d+${MARK})`;
+  const list = `\\([^)]*\\)`;
+  return masked
+    .replace(new RegExp(`,\\s*(?:CONSTRAINT\\s+${name}\\s+)?PRIMARY\\s+KEY\\s*${list}`, "gi"), "")
+    .replace(new RegExp(`,\\s*(?:CONSTRAINT\\s+${name}\\s+)?UNIQUE\\s*${list}`, "gi"), "")
+    .replace(
+      new RegExp(
+        `,\\s*(?:CONSTRAINT\\s+${name}\\s+)?FOREIGN\\s+KEY\\s*${list}\\s*REFERENCES\\s+${name}(?:\\.${name})?\\s*(?:${list})?`,
+        "gi",
+      ),
+      "",
+    )
+    .replace(new RegExp(`\\bCONSTRAINT\\s+${name}\\s+(?=PRIMARY|UNIQUE|REFERENCES)`, "gi"), "")
+    .replace(/\bPRIMARY\s+KEY\b/gi, " ")
+    .replace(/\bUNIQUE\b(?!\s*\()/gi, " ")
+    .replace(
+      new RegExp(`\\bREFERENCES\\s+${name}(?:\\.${name})?\\s*(?:${list})?`, "gi"),
+      " ",
     );
 }
 
@@ -1886,6 +2048,9 @@ export function parseCopy(masked: string, parts: string[]): CopyCommand | undefi
         cmd.timeFormat = v;
         break;
       }
+      case "EXPLICIT_IDS":
+      case "ACCEPTANYDATE":
+        break;
       case "COMPUPDATE":
       case "STATUPDATE": {
         const v = word(peek());
@@ -1907,22 +2072,28 @@ export function parseCopy(masked: string, parts: string[]): CopyCommand | undefi
     );
   }
   if (cmd.format === "PARQUET") {
-    const bad = cmd.options.find((o) =>
-      [
-        "IGNOREHEADER",
-        "DELIMITER",
-        "QUOTE",
-        "EMPTYASNULL",
-        "FILLRECORD",
-        "BLANKSASNULL",
-        "NULL",
-        "MAXERROR",
-        "GZIP",
-        "DATEFORMAT",
-        "TIMEFORMAT",
-      ].includes(o)
-    );
+    // AWS, "COPY from columnar data formats": "Only the following COPY parameters are
+    // supported: ACCEPTINVCHARS, FILLRECORD, FROM, IAM_ROLE, CREDENTIALS, STATUPDATE, MANIFEST,
+    // EXPLICIT_IDS"; "ACCEPTANYDATE and MAXERROR aren't supported"; "COPY from columnar data
+    // formats doesn't support the REGION parameter. Even if your Amazon S3 bucket and database
+    // are in the same AWS Region, you may encounter an error, such as REGION argument is not
+    // supported for PARQUET based COPY."
+    const bad = cmd.options.find((o) => !COLUMNAR_COPY_OPTIONS.has(o));
     if (bad) throw new CopySyntaxError(`${bad} argument is not supported for PARQUET based COPY`);
+    // Columns map by position, their number must match the target's (same page): the double
+    // refuses a column list, so the worker can never depend on one for a columnar COPY.
+    if (cmd.columns) {
+      throw new CopySyntaxError(
+        "a column list is not supported by the test double for PARQUET based COPY: columnar " +
+          "COPY maps the file's columns to all of the target's columns by position",
+      );
+    }
+  }
+  // AWS, "Data conversion parameters": MAXERROR's upper limit is 100,000.
+  if (cmd.maxError > MAX_COPY_ERRORS) {
+    throw new CopySyntaxError(
+      `MAXERROR ${cmd.maxError} is above the maximum of ${MAX_COPY_ERRORS}`,
+    );
   }
   if (delimiterGiven && cmd.delimiter.length !== 1) {
     throw new CopySyntaxError("COPY: DELIMITER must be a single character in the test double");

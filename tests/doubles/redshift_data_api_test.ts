@@ -21,9 +21,14 @@ import pl from "nodejs-polars";
 import { canRun } from "../support/skip.ts";
 import { findPostgresBin, type PgCluster, startPostgres } from "../support/postgres.ts";
 import {
+  dropConstraints,
+  foldIdentifiers,
+  maskSql,
+  MAX_BATCH_STATEMENTS,
   MAX_STATEMENT_BYTES,
   parseCopy,
   type RedshiftDouble,
+  redshiftRefusal,
   splitStatements,
   startRedshiftDataApi,
   translateRedshift,
@@ -44,9 +49,17 @@ interface Env {
   s3: S3Client;
 }
 
-async function exec(env: Env, sql: string, params?: SqlParameter[]): Promise<string> {
+/** A provisioned cluster with temporary credentials (DbUser), for STL-only behaviour. */
+const PROVISIONED = { ClusterIdentifier: "etl-cluster", DbUser: "etl", Database: "dev" };
+
+async function exec(
+  env: Env,
+  sql: string,
+  params?: SqlParameter[],
+  target: Record<string, string> = TARGET,
+): Promise<string> {
   const out = await env.client.send(
-    new ExecuteStatementCommand({ ...TARGET, Sql: sql, Parameters: params }),
+    new ExecuteStatementCommand({ ...target, Sql: sql, Parameters: params }),
   );
   return out.Id!;
 }
@@ -151,8 +164,61 @@ Deno.test("redshift SQL helpers: split, translate, COPY parse", () => {
   assert.equal(cmd.region, "eu-west-1");
   const bad = splitStatements(`COPY t FROM 's3://b/k' IAM_ROLE 'r' FORMAT AS CSV MANIFEST`);
   assert.throws(() => parseCopy(bad.pieces[0]!, bad.parts), /MANIFEST is not supported/);
-  const pq = splitStatements(`COPY t FROM 's3://b/k' IAM_ROLE 'r' FORMAT AS PARQUET MAXERROR 5`);
-  assert.throws(() => parseCopy(pq.pieces[0]!, pq.parts), /MAXERROR argument is not supported/);
+  // AWS, "COPY from columnar data formats": only ACCEPTINVCHARS, FILLRECORD, FROM, IAM_ROLE,
+  // CREDENTIALS, STATUPDATE, MANIFEST, EXPLICIT_IDS; REGION refused even in the same Region.
+  const refusedWithParquet = [
+    ["MAXERROR 5", /MAXERROR argument is not supported for PARQUET based COPY/],
+    ["REGION 'us-east-1'", /REGION argument is not supported for PARQUET based COPY/],
+    ["ACCEPTANYDATE", /ACCEPTANYDATE argument is not supported for PARQUET based COPY/],
+    ["IGNOREHEADER 1", /IGNOREHEADER argument is not supported for PARQUET based COPY/],
+    ["GZIP", /GZIP argument is not supported for PARQUET based COPY/],
+  ] as const;
+  for (const [option, message] of refusedWithParquet) {
+    const pq = splitStatements(`COPY t FROM 's3://b/k' IAM_ROLE 'r' FORMAT AS PARQUET ${option}`);
+    assert.throws(() => parseCopy(pq.pieces[0]!, pq.parts), message);
+  }
+  const accepted = splitStatements(
+    `COPY t FROM 's3://b/k' IAM_ROLE 'r' FORMAT AS PARQUET ACCEPTINVCHARS FILLRECORD STATUPDATE OFF EXPLICIT_IDS`,
+  );
+  assert.equal(parseCopy(accepted.pieces[0]!, accepted.parts)!.format, "PARQUET");
+  // Columns map by position: no column list with a columnar COPY.
+  const listed = splitStatements(`COPY t (a, b) FROM 's3://b/k' IAM_ROLE 'r' FORMAT AS PARQUET`);
+  assert.throws(() => parseCopy(listed.pieces[0]!, listed.parts), /column list is not supported/);
+  // "Data conversion parameters": MAXERROR's upper limit is 100,000.
+  const many = splitStatements(`COPY t FROM 's3://b/k' IAM_ROLE 'r' CSV MAXERROR 100001`);
+  assert.throws(() => parseCopy(many.pieces[0]!, many.parts), /above the maximum of 100000/);
+});
+
+Deno.test("redshift SQL rules: PostgreSQL-only syntax refused, constraints informational, names folded", () => {
+  const refused = [
+    "INSERT INTO t VALUES (1) ON CONFLICT (id) DO NOTHING",
+    "DELETE FROM t WHERE id = 1 RETURNING id",
+    "SELECT pg_advisory_lock(42)",
+    "SELECT pg_try_advisory_xact_lock(42)",
+    "LOCK TABLE etl_runs IN SHARE ROW EXCLUSIVE MODE",
+    "CREATE INDEX IF NOT EXISTS i ON t (a)",
+    "CREATE UNIQUE INDEX i ON t (a)",
+    "CREATE TABLE s (id SERIAL)",
+    "CREATE TABLE j (doc JSONB)",
+    "SELECT DISTINCT ON (a) a, b FROM t",
+    "SELECT count(*) FILTER (WHERE a > 1) FROM t",
+    "SELECT string_agg(a, ',') FROM t",
+    "TRUNCATE t",
+    "COPY t FROM STDIN",
+  ];
+  for (const sql of refused) {
+    assert.ok(redshiftRefusal(maskSql(sql).text), `refused: ${sql}`);
+  }
+  for (const sql of ["LOCK etl_runs", "LOCK TABLE a, b", "SELECT 'ON CONFLICT RETURNING'"]) {
+    assert.equal(redshiftRefusal(maskSql(sql).text), undefined, `accepted: ${sql}`);
+  }
+  const ddl = maskSql(
+    `CREATE TABLE t (id INT NOT NULL PRIMARY KEY, "Code" VARCHAR(8) UNIQUE, o INT REFERENCES other (id), CONSTRAINT pk PRIMARY KEY (id), UNIQUE (o), FOREIGN KEY (o) REFERENCES other (id))`,
+  );
+  const out = unmask(dropConstraints(ddl.text), foldIdentifiers(ddl.parts));
+  assert.doesNotMatch(out, /PRIMARY|UNIQUE|REFERENCES|FOREIGN|CONSTRAINT/);
+  assert.match(out, /id INT NOT NULL/);
+  assert.match(out, /"code" VARCHAR\(8\)/);
 });
 
 Deno.test({
@@ -318,11 +384,34 @@ Deno.test({
         "SELECT id, note, loaded_at > GETDATE() - interval '1 minute' FROM events",
       ) as [[number, string, boolean]];
       assert.deepEqual([id, note, fresh], [1, "x", true]);
-      await run(env, "TRUNCATE events");
+      await run(env, "DELETE FROM events");
+      // TRUNCATE would commit the batch's transaction on Redshift: refused.
+      const truncate = await wait(env, await exec(env, "TRUNCATE events"));
+      assert.equal(truncate.Status, "FAILED");
+      assert.match(truncate.Error!, /TRUNCATE commits the open transaction/);
+      // A temp table lives only in its session: the next statement is another session.
+      const gone = await wait(env, await exec(env, "SELECT count(*) FROM events_stage"));
+      assert.equal(gone.Status, "FAILED");
+      assert.match(gone.Error!, /relation "events_stage" does not exist/);
+      // PRIMARY KEY / UNIQUE are informational on Redshift: the double does not enforce them.
+      await run(env, "CREATE TABLE informational (id INT PRIMARY KEY, code VARCHAR(4) UNIQUE)");
+      await run(env, "INSERT INTO informational VALUES (1, 'a'), (1, 'a')");
+      assert.deepEqual(await rows(env, "SELECT count(*) FROM informational"), [[2]]);
+      // Quoted names fold to lower case (enable_case_sensitive_identifier is off).
+      await run(env, `CREATE TABLE "MixedCase" ("UserId" INT)`);
+      await run(env, `INSERT INTO mixedcase (userid) VALUES (7)`);
+      assert.deepEqual(await rows(env, `SELECT "USERID" FROM "MIXEDCASE"`), [[7]]);
+      // PostgreSQL-only syntax fails like Redshift fails it.
+      const upsert = await wait(
+        env,
+        await exec(env, "INSERT INTO informational VALUES (2, 'b') ON CONFLICT DO NOTHING"),
+      );
+      assert.equal(upsert.Status, "FAILED");
+      assert.match(upsert.Error!, /ON CONFLICT/);
     });
 
     await t.step("batch: one transaction, sub-statement results, atomic failure", async () => {
-      await run(env, "CREATE TABLE batch_t (id int PRIMARY KEY, v text)");
+      await run(env, "CREATE TABLE batch_t (id int NOT NULL, v text)");
       const okId = await batch(env, [
         "INSERT INTO batch_t VALUES (1, 'a')",
         "SELECT id, v FROM batch_t",
@@ -343,15 +432,12 @@ Deno.test({
       // Second statement fails: the first is rolled back, the error surfaces.
       const failId = await batch(env, [
         "INSERT INTO batch_t VALUES (2, 'c')",
-        "INSERT INTO batch_t VALUES (1, 'duplicate')",
+        "INSERT INTO batch_t VALUES (NULL, 'not null is enforced')",
         "INSERT INTO batch_t VALUES (3, 'never')",
       ]);
       const f = await wait(env, failId);
       assert.equal(f.Status, "FAILED");
-      assert.match(
-        f.Error!,
-        /^ERROR: duplicate key value violates unique constraint "batch_t_pkey"/,
-      );
+      assert.match(f.Error!, /^ERROR: null value in column "id"/);
       assert.deepEqual(f.SubStatements!.map((s) => s.Status), ["FINISHED", "FAILED", "ABORTED"]);
       assert.equal(f.SubStatements![1]!.Error, f.Error);
       assert.deepEqual(await rows(env, "SELECT id, v FROM batch_t ORDER BY id"), [[1, "b"]]);
@@ -367,7 +453,12 @@ Deno.test({
       await assert.rejects(exec(env, `SELECT '${"é".repeat(60_000)}'`), {
         name: "ValidationException",
       });
-      assert.equal(double.statements.length, before + 1);
+      // The boundary: 100,000 bytes pass, 100,001 do not ("SELECT '" + "'" is 9 bytes).
+      await run(env, `SELECT '${"x".repeat(MAX_STATEMENT_BYTES - 9)}'`);
+      await assert.rejects(exec(env, `SELECT '${"x".repeat(MAX_STATEMENT_BYTES - 8)}'`), {
+        name: "ValidationException",
+      });
+      assert.equal(double.statements.length, before + 2);
     });
 
     await t.step("COPY FORMAT AS PARQUET from an S3 prefix (columns by position)", async () => {
@@ -379,30 +470,43 @@ Deno.test({
       const tmp = await Deno.makeTempDir({ prefix: "rsd-parquet-" });
       try {
         const schema = {
-          id: pl.Int64,
-          amt: pl.Float64,
-          name: pl.Utf8,
-          ts: pl.Datetime("ms"),
-          flag: pl.Bool,
+          event_id: pl.Int64,
+          amount: pl.Float64,
+          label: pl.Utf8,
+          happened_at: pl.Datetime("ms"),
+          ok: pl.Bool,
         };
         const parts = [
           pl.DataFrame({
-            id: [1, 2],
-            amt: [1.5, null],
-            name: ['with "quote", comma', ""],
-            ts: [new Date("2024-01-02T03:04:05.123Z"), new Date("2024-06-30T23:59:59Z")],
-            flag: [true, false],
+            event_id: [1, 2],
+            amount: [1.5, null],
+            label: ['with "quote", comma', ""],
+            happened_at: [new Date("2024-01-02T03:04:05.123Z"), new Date("2024-06-30T23:59:59Z")],
+            ok: [true, false],
           }, { schema })
             // A zone-aware column (same instants): must load as UTC.
-            .withColumns(pl.col("ts").dt.replaceTimeZone("UTC").dt.convertTimeZone("Asia/Tokyo")),
-          pl.DataFrame({ id: [3], amt: [-2.25], name: [null], ts: [null], flag: [null] }, {
-            schema,
-          }),
+            .withColumns(
+              pl.col("happened_at").dt.replaceTimeZone("UTC").dt.convertTimeZone("Asia/Tokyo"),
+            ),
+          pl.DataFrame({
+            event_id: [3],
+            amount: [-2.25],
+            label: [null],
+            happened_at: [null],
+            ok: [null],
+          }, { schema }),
         ];
         // Floats into a BIGINT column: one bad value fails the whole COPY (no MAXERROR).
         const floats = pl.DataFrame({ id: [4, 5.5], amt: [1, 2], name: ["a", "b"] });
         floats.writeParquet(`${tmp}/floats.parquet`);
         await put(env, "floats/f.parquet", await Deno.readFile(`${tmp}/floats.parquet`));
+        // The same columns in another order, and nanosecond timestamps: both refused.
+        parts[0]!.select("amount", "event_id", "label", "happened_at", "ok")
+          .writeParquet(`${tmp}/misordered.parquet`);
+        await put(env, "misordered/m.parquet", await Deno.readFile(`${tmp}/misordered.parquet`));
+        parts[1]!.withColumns(pl.col("happened_at").cast(pl.Datetime("ns")))
+          .writeParquet(`${tmp}/nanos.parquet`);
+        await put(env, "nanos/n.parquet", await Deno.readFile(`${tmp}/nanos.parquet`));
         for (const [i, df] of parts.entries()) {
           const path = `${tmp}/part-${i}.parquet`;
           df.writeParquet(path);
@@ -437,22 +541,50 @@ Deno.test({
       );
       assert.equal(missing.Status, "FAILED");
       assert.match(missing.Error!, /The specified S3 prefix 'nope\/' does not exist/);
+      await run(env, "CREATE TABLE pq_narrow (event_id BIGINT, amount DOUBLE PRECISION)");
       const narrow = await wait(
         env,
         await exec(
           env,
-          `COPY pq_target (event_id, amount) FROM 's3://${BUCKET}/exports/2024/part-0' ` +
+          `COPY pq_narrow FROM 's3://${BUCKET}/exports/2024/part-0' ` +
             `IAM_ROLE '${IAM}' FORMAT AS PARQUET`,
         ),
       );
       assert.equal(narrow.Status, "FAILED");
       assert.match(narrow.Error!, /has 5 columns but the COPY target has 2/);
+      const misordered = await wait(
+        env,
+        await exec(
+          env,
+          `COPY pq_target FROM 's3://${BUCKET}/misordered/' IAM_ROLE '${IAM}' FORMAT AS PARQUET`,
+        ),
+      );
+      assert.equal(misordered.Status, "FAILED");
+      assert.match(misordered.Error!, /column 1 is 'amount' but target column 1 is 'event_id'/);
+      const nanos = await wait(
+        env,
+        await exec(
+          env,
+          `COPY pq_target FROM 's3://${BUCKET}/nanos/' IAM_ROLE '${IAM}' FORMAT AS PARQUET`,
+        ),
+      );
+      assert.equal(nanos.Status, "FAILED");
+      assert.match(nanos.Error!, /TIMESTAMP\(NANOS\) in column\(s\) happened_at/);
+      const region = await wait(
+        env,
+        await exec(
+          env,
+          `COPY pq_target FROM 's3://${BUCKET}/exports/2024/' IAM_ROLE '${IAM}' FORMAT AS PARQUET REGION 'us-east-1'`,
+        ),
+      );
+      assert.equal(region.Status, "FAILED");
+      assert.match(region.Error!, /REGION argument is not supported for PARQUET based COPY/);
+      await run(env, "CREATE TABLE pq_floats (id BIGINT, amt DOUBLE PRECISION, name VARCHAR(8))");
       const floats = await wait(
         env,
         await exec(
           env,
-          `COPY pq_target (event_id, amount, label) FROM 's3://${BUCKET}/floats/' ` +
-            `IAM_ROLE '${IAM}' FORMAT AS PARQUET`,
+          `COPY pq_floats FROM 's3://${BUCKET}/floats/' IAM_ROLE '${IAM}' FORMAT AS PARQUET`,
         ),
       );
       assert.equal(floats.Status, "FAILED");
@@ -523,10 +655,30 @@ Deno.test({
       ]]);
       const errs = double.loadErrors.filter((e) => e.statementId === d.Id);
       assert.deepEqual(errs.map((e) => e.lineNumber).sort(), [2, 3, 4]);
+      // Serverless (WorkgroupName): STL views stay empty; SYS_LOAD_ERROR_DETAIL has the rows,
+      // keyed by the COPY's query id (DescribeStatement's RedshiftQueryId).
+      assert.deepEqual(await rows(env, "SELECT count(*) FROM stl_load_errors"), [[0]]);
+      assert.ok(d.RedshiftQueryId, "the COPY has a query id");
+      assert.deepEqual(
+        await rows(
+          env,
+          `SELECT line_number, error_code FROM sys_load_error_detail WHERE query_id = ${d.RedshiftQueryId} ORDER BY line_number`,
+        ),
+        [[2, 1200], [3, 1200], [4, 1214]],
+      );
+      // A provisioned cluster fills both.
+      await run(env, "DELETE FROM lenient");
+      const prov = await ok(env, await exec(env, copy("MAXERROR 3"), undefined, PROVISIONED));
       assert.deepEqual(
         await rows(env, "SELECT line_number, err_code FROM stl_load_errors ORDER BY line_number"),
-        // 2 from the previous step (line 2 of bad.csv), then these three.
-        [[2, 1200], [2, 1200], [3, 1200], [4, 1214]],
+        [[2, 1200], [3, 1200], [4, 1214]],
+      );
+      assert.deepEqual(
+        await rows(
+          env,
+          `SELECT count(*) FROM sys_load_error_detail WHERE query_id = ${prov.RedshiftQueryId}`,
+        ),
+        [[3]],
       );
       const tooMany = await wait(env, await exec(env, copy("MAXERROR 2")));
       assert.equal(tooMany.Status, "FAILED");
@@ -535,6 +687,16 @@ Deno.test({
       const unsupported = await wait(env, await exec(env, copy("MANIFEST")));
       assert.equal(unsupported.Status, "FAILED");
       assert.match(unsupported.Error!, /COPY option MANIFEST is not supported/);
+
+      // At most 40 statements in one batch (AWS, "BatchExecuteStatement").
+      await assert.rejects(
+        batch(env, Array.from({ length: MAX_BATCH_STATEMENTS + 1 }, () => "SELECT 1")),
+        (e: Error) => e.name === "ValidationException" && /at most 40 statements/.test(e.message),
+      );
+      await ok(
+        env,
+        await batch(env, Array.from({ length: MAX_BATCH_STATEMENTS }, () => "SELECT 1")),
+      );
     });
 
     await t.step("failNext and throttleNext", async () => {

@@ -19,7 +19,11 @@ import {
   GetStatementResultCommand,
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
-import { RunError } from "../errors.ts";
+import { RunError } from "../../errors.ts";
+import { OversizedStatementError, RedshiftStatementError } from "./errors.ts";
+import { fitsStatement, MAX_BATCH_STATEMENTS, utf8Bytes } from "./rules.ts";
+
+export { RedshiftStatementError };
 
 /** Where statements run. */
 export interface RedshiftTarget {
@@ -45,24 +49,6 @@ export interface RedshiftDataOptions {
   maxPollMs?: number;
 }
 
-/** A statement Redshift ran and refused; `message` is Redshift's own text. */
-export class RedshiftStatementError extends Error {
-  /** True for conflicts worth retrying (serializable isolation, throttling, lost connection). */
-  readonly transient: boolean;
-  /** The failing statement's index in a batch (0-based), when known. */
-  readonly index: number | undefined;
-
-  /** Creates the error from Redshift's message. */
-  constructor(message: string, index?: number) {
-    super(message);
-    this.name = "RedshiftStatementError";
-    this.index = index;
-    this.transient =
-      /serializable isolation|1023|concurrent transaction|throttl|connection|timed out|temporarily/i
-        .test(message);
-  }
-}
-
 /** One value of a Data API result row (the union the API returns). */
 export interface DataApiField {
   /** True for SQL NULL. */
@@ -85,6 +71,8 @@ export interface StatementDone {
   hasResultSet: boolean;
   /** Rows returned or affected, when Redshift reports it. */
   resultRows: number | undefined;
+  /** Redshift's query id of the statement (keys `SYS_LOAD_ERROR_DETAIL`), when reported. */
+  queryId: number | undefined;
 }
 
 /** Converts one Data API field to a JS value. */
@@ -129,6 +117,7 @@ export class RedshiftData {
 
   /** Runs one statement and waits for it; returns its description. */
   async execute(sql: string): Promise<StatementDone> {
+    assertFits(sql);
     const { Id } = await this.client.send(
       new ExecuteStatementCommand({ ...this.where(), Sql: sql }),
     );
@@ -138,6 +127,12 @@ export class RedshiftData {
 
   /** Runs statements as ONE transaction (Redshift's batch semantics) and waits. */
   async batch(sqls: string[]): Promise<StatementDone> {
+    if (sqls.length > MAX_BATCH_STATEMENTS) {
+      throw new Error(
+        `the worker built a batch of ${sqls.length} statements, over the Data API's ${MAX_BATCH_STATEMENTS}`,
+      );
+    }
+    for (const sql of sqls) assertFits(sql);
     const { Id } = await this.client.send(
       new BatchExecuteStatementCommand({ ...this.where(), Sqls: sqls }),
     );
@@ -179,7 +174,12 @@ export class RedshiftData {
     for (;;) {
       const d = await this.client.send(new DescribeStatementCommand({ Id: id }));
       if (d.Status === "FINISHED") {
-        return { id, hasResultSet: d.HasResultSet ?? false, resultRows: d.ResultRows };
+        return {
+          id,
+          hasResultSet: d.HasResultSet ?? false,
+          resultRows: d.ResultRows,
+          queryId: d.RedshiftQueryId,
+        };
       }
       if (d.Status === "FAILED" || d.Status === "ABORTED") {
         const failed = d.SubStatements?.findIndex((s) => s.Status === "FAILED");
@@ -209,4 +209,9 @@ export class RedshiftData {
       delay = Math.min(delay * 2, this.options.maxPollMs ?? 2000);
     }
   }
+}
+
+/** Refuses to send a statement the Data API would refuse for its size. */
+function assertFits(sql: string): void {
+  if (!fitsStatement(sql)) throw new OversizedStatementError(utf8Bytes(sql), "SQL");
 }

@@ -14,11 +14,12 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config.ts";
-import { type Column, outputColumns } from "../contract.ts";
-import type { Month } from "../month.ts";
-import { monthStart } from "../month.ts";
-import { literal, quoteIdent } from "./sql.ts";
+import type { ResolvedPipeline } from "../../config.ts";
+import type { Column } from "../../contract.ts";
+import type { Month } from "../../month.ts";
+import { monthStart } from "../../month.ts";
+import { literal, quoteIdent } from "../sql.ts";
+import { MAX_COPY_ERRORS } from "./rules.ts";
 
 const INT = "^[+-]?[0-9]{1,18}$";
 const FLOAT = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$";
@@ -39,20 +40,24 @@ export function createRawTable(table: string, fields: number): string {
   return `CREATE TABLE ${quoteIdent(table)} (${cols.join(", ")})`;
 }
 
-/** COPY of the raw CSV: bad rows (too many fields) go to stl_load_errors, up to MAXERROR. */
+/**
+ * COPY of the raw CSV: rows COPY cannot split (too many fields) are skipped
+ * and recorded as load errors, up to MAXERROR (Redshift's maximum, 100,000).
+ * No REGION: the bucket is in the database's Region (see the README).
+ */
 export function copyRawCsv(
   table: string,
   url: string,
-  options: { iamRole: string; delimiter: string; region?: string | undefined; maxErrors?: number },
+  options: { iamRole: string; delimiter: string; maxErrors?: number },
 ): string {
+  const maxErrors = Math.min(options.maxErrors ?? MAX_COPY_ERRORS, MAX_COPY_ERRORS);
   return `COPY ${quoteIdent(table)} FROM ${literal(url, "redshift")} IAM_ROLE ${
     literal(options.iamRole, "redshift")
   } ` +
     `FORMAT AS CSV IGNOREHEADER 1 DELIMITER ${
       literal(options.delimiter, "redshift")
     } EMPTYASNULL FILLRECORD ` +
-    `ACCEPTINVCHARS MAXERROR ${options.maxErrors ?? 100_000}` +
-    (options.region ? ` REGION ${literal(options.region, "redshift")}` : "");
+    `ACCEPTINVCHARS MAXERROR ${maxErrors}`;
 }
 
 function typed(c: Column, raw: string): string {
@@ -83,7 +88,6 @@ const TYPE_WORD: Record<Column["type"], string> = {
   date: "a date (YYYY-MM-DD)",
 };
 
-/** The reason expression: the same reasons, in the same order, as the Polars check. */
 /**
  * The reason expression: the same reasons, in the same order, as the Polars
  * checks. Shape and types apply to every row; the limits (length, allowed
@@ -207,18 +211,6 @@ export function matchingRows(
   } WHERE _reason IS NULL) AS good WHERE ${pipeline.compiled.sql}`;
 }
 
-/** INSERT of the matching rows into the target. */
-export function insertMatching(
-  checked: string,
-  pipeline: ResolvedPipeline,
-  stamp: PushdownStamp,
-): string {
-  const cols = outputColumns(pipeline).map((c) => quoteIdent(c.name)).join(", ");
-  return `INSERT INTO ${quoteIdent(pipeline.table)} (${cols}) SELECT ${cols} FROM (${
-    matchingRows(checked, pipeline, stamp)
-  }) AS m`;
-}
-
 /** Figures: rows staged, rows rejected by the contract, rows the predicate keeps. */
 export function figuresSql(
   checked: string,
@@ -240,10 +232,17 @@ export function rejectedSql(checked: string, pipeline: ResolvedPipeline): string
   } WHERE _reason IS NOT NULL ORDER BY 2`;
 }
 
-/** COPY errors of this load (rows with too many fields), from stl_load_errors. */
-export function loadErrorsSql(url: string, since: Date): string {
-  return `SELECT line_number, TRIM(err_reason) AS err_reason, TRIM(raw_line) AS raw_line FROM stl_load_errors ` +
-    `WHERE TRIM(filename) = ${literal(url, "redshift")} AND starttime >= ${
+/**
+ * COPY errors of this load from `SYS_LOAD_ERROR_DETAIL` (provisioned and
+ * Serverless alike; `STL_LOAD_ERRORS` is provisioned-only), by the COPY's
+ * query id; by file and start time when the Data API reported no id.
+ */
+export function loadErrorsSql(queryId: number | undefined, url: string, since: Date): string {
+  const where = queryId
+    ? `query_id = ${Math.floor(queryId)}`
+    : `TRIM(file_name) = ${literal(url, "redshift")} AND start_time >= ${
       literal(since.toISOString().replace("T", " ").replace("Z", ""), "redshift")
-    } ORDER BY line_number`;
+    }`;
+  return `SELECT line_number, TRIM(column_name) AS column_name, TRIM(error_message) AS error_message ` +
+    `FROM sys_load_error_detail WHERE ${where} ORDER BY line_number`;
 }

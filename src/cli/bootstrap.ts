@@ -1,0 +1,22 @@
+/**
+ * What every command does once its configuration is loaded: register the
+ * secrets with the logger, configure logging, and log start-up warnings.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import { addSecrets, log, setupLogging } from "../log.ts";
+
+/** Prepares logging for `config` and reports its start-up warnings once per process. */
+export async function bootstrap(config: Config): Promise<void> {
+  addSecrets(config.secrets);
+  await setupLogging({ level: config.logLevel });
+  for (const warning of config.warnings ?? []) {
+    if (warned.has(warning)) continue;
+    warned.add(warning);
+    log("config").warn("{warning}", { warning });
+  }
+}
+
+const warned = new Set<string>();

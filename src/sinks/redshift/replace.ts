@@ -1,0 +1,84 @@
+/**
+ * The statements that end every Redshift load, in ONE batch (one
+ * transaction): guards, lock, delete the month, insert from staging, write
+ * the ledger. Shared by the copy, insert and pushdown strategies.
+ *
+ * @module
+ */
+
+import { formatMonth, type Month } from "../../month.ts";
+import {
+  deleteMonth,
+  inline,
+  LEDGER_TABLE,
+  type LedgerRow,
+  literal,
+  quoteIdent,
+  upsertLedger,
+} from "../sql.ts";
+
+/** A statement of a batch and, for a guard, what its failure means. */
+export interface BatchStatement {
+  /** SQL text (literal values, no parameters: batches take none). */
+  sql: string;
+  /** Set on a guard (`SELECT 1 / 0` when it fails): the message when it fails. */
+  guard?: string;
+}
+
+/**
+ * A guard: fails the whole batch (division by zero) unless `condition`
+ * holds on `from`, so a batch commits only what was checked.
+ */
+function guard(condition: string, from: string, message: string): BatchStatement {
+  return {
+    sql: `SELECT 1 / (CASE WHEN ${condition} THEN 1 ELSE 0 END) FROM ${from}`,
+    guard: message,
+  };
+}
+
+/** What {@link replaceMonth} needs. */
+export interface ReplaceMonth {
+  /** Target table. */
+  table: string;
+  /** The month. */
+  month: Month;
+  /** Quoted target column list, e.g. `"a", "b"`. */
+  columns: string;
+  /** A quoted table name or a parenthesised subquery with an alias, holding exactly the rows to insert. */
+  rows: string;
+  /** Rows `rows` must hold. */
+  expectedRows: number;
+  /** The ledger row to write (`rows_loaded` is set to `expectedRows`). */
+  ledger: LedgerRow;
+}
+
+/**
+ * The replace statements. Two guards run first: the staging rows are
+ * exactly those counted, and this run still holds its claim (a `running`
+ * ledger row): a run whose heartbeat went stale and whose month another
+ * worker took must not commit over it.
+ */
+export function replaceMonth(r: ReplaceMonth): BatchStatement[] {
+  const n = Math.floor(r.expectedRows);
+  const table = quoteIdent(r.table);
+  return [
+    guard(
+      `count(*) = ${n}`,
+      r.rows,
+      `the staged rows did not match the ${n} rows of the processed file`,
+    ),
+    guard(
+      "count(*) = 1",
+      `${LEDGER_TABLE} WHERE run_id = ${
+        literal(r.ledger.run_id, "redshift")
+      } AND status = 'running'`,
+      "this run lost its claim on the month (its heartbeat went stale and another run took over)",
+    ),
+    { sql: `LOCK ${table}` },
+    { sql: inline(deleteMonth(r.table, formatMonth(r.month)), "redshift") },
+    { sql: `INSERT INTO ${table} (${r.columns}) SELECT ${r.columns} FROM ${r.rows}` },
+    ...upsertLedger({ ...r.ledger, rows_loaded: n }).map((st) => ({
+      sql: inline(st, "redshift"),
+    })),
+  ];
+}

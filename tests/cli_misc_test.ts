@@ -170,3 +170,14 @@ Deno.test("main() dispatches commands and prints errors without stack traces", a
     console.error = original;
   }
 });
+
+Deno.test("a misspelt REDSHIFT_ variable is named at start-up with the likely fix", async () => {
+  await using ws = await workspace();
+  const r = await ws.cli(["status"], { REDSHIFT_STRATEGY: "insert" });
+  assert.equal(r.code, 0, r.stderr);
+  const warning = r.stderr.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((l) =>
+    l.level === "warning" && /REDSHIFT_STRATEGY/.test(l.message)
+  );
+  assert.ok(warning, r.stderr);
+  assert.match(warning.message, /did you mean REDSHIFT_LOAD_STRATEGY\?/);
+});

@@ -175,3 +175,22 @@ Deno.test("the contract refuses duplicate, reserved and dangling names, each at 
   assert.match(text, /pipelines\[0\]\.sort_key .*'nope' is not a declared column/);
   assert.match(text, /pipelines\[2\]\.name .*duplicate pipeline 'transactions'/);
 });
+
+Deno.test("loadConfig() warns about set variables it does not read, with a did-you-mean", async () => {
+  const config = await loadConfig({
+    env: {
+      REDSHIFT_STRATEGY: "insert",
+      REDSHIFT_WORKGRUOP: "analytics",
+      ETL_SOMETHING_ELSE: "1",
+      PGLITE_DIR: ".data/warehouse",
+      AWS_PROFILE: "other-tools-variable",
+      HOME: "/root",
+    },
+  });
+  assert.deepEqual(config.warnings, [
+    "ETL_SOMETHING_ELSE is set but the worker does not read it; it has no effect",
+    "REDSHIFT_STRATEGY is set but the worker does not read it (did you mean REDSHIFT_LOAD_STRATEGY?); it has no effect",
+    "REDSHIFT_WORKGRUOP is set but the worker does not read it (did you mean REDSHIFT_WORKGROUP?); it has no effect",
+  ]);
+  assert.deepEqual((await loadConfig({ env: { PGLITE_DIR: "x" } })).warnings, []);
+});

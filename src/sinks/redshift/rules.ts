@@ -105,14 +105,3 @@ export function fitsStatement(sql: string): boolean {
   // Fast path: a UTF-8 character takes at most 3 bytes per UTF-16 unit.
   return sql.length * 3 <= MAX_STATEMENT_BYTES || utf8Bytes(sql) <= MAX_STATEMENT_BYTES;
 }
-
-/**
- * The name Redshift stores for an identifier written quoted: lower case,
- * since `enable_case_sensitive_identifier` is off by default. The worker
- * therefore requires contract and table names that are already lower case
- * on Redshift (see `assertRedshiftNames`), so the catalogue, COPY's
- * positional mapping and the ledger all agree on one spelling.
- */
-export function foldedName(name: string): string {
-  return name.toLowerCase();
-}

@@ -60,7 +60,7 @@ import { classifyRedshiftError, RedshiftStatementError } from "./errors.ts";
 import { insertStatements } from "./insert.ts";
 import { stageInRedshift } from "./pushdown.ts";
 import { type BatchStatement, replaceMonth } from "./replace.ts";
-import { foldedName, MAX_BATCH_STATEMENTS } from "./rules.ts";
+import { MAX_BATCH_STATEMENTS } from "./rules.ts";
 
 export { MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES, utf8Bytes } from "./rules.ts";
 export { insertStatements } from "./insert.ts";
@@ -165,21 +165,10 @@ export class RedshiftWarehouse implements Warehouse {
   /**
    * Creates the ledger and the target table when missing; checks columns.
    * Redshift folds identifiers to lower case (`enable_case_sensitive_identifier`
-   * off), so two contract names that differ only in case are refused.
+   * off): a mixed-case contract name becomes a lower-case column, which is
+   * safe because the contract already refuses two names equal but for case.
    */
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
-    const seen = new Map<string, string>();
-    for (const c of outputColumns(pipeline)) {
-      const other = seen.get(foldedName(c.name));
-      if (other) {
-        throw new RunError(
-          "load",
-          `Columns '${other}' and '${c.name}' of pipeline ${pipeline.name} are the same column on Redshift, which folds names to lower case`,
-          { hint: "rename one of them in the pipelines file" },
-        );
-      }
-      seen.set(foldedName(c.name), c.name);
-    }
     await this.run(async () => {
       for (const sql of createLedgerTable("redshift")) await this.data.execute(sql);
       for (const sql of createTargetTable(pipeline, pipeline.table, "redshift")) {

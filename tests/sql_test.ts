@@ -139,3 +139,27 @@ Deno.test("assertTableColumns() passes a complete table, names every missing col
       (e.hint ?? "").includes(`ALTER TABLE ${pipeline.table} ADD COLUMN`),
   );
 });
+
+Deno.test("an oversized Redshift statement is never sent, and the hint blames the worker, not the settings", async () => {
+  const { RedshiftData } = await import("../src/sinks/redshift/data_api.ts");
+  const { RedshiftWarehouse } = await import("../src/sinks/redshift/warehouse.ts");
+  let sent = 0;
+  const client = {
+    send: () => {
+      sent++;
+      throw new Error("must not be sent");
+    },
+  } as unknown as ConstructorParameters<typeof RedshiftData>[0];
+  const warehouse = new RedshiftWarehouse(
+    new RedshiftData(client, { database: "etl", workgroup: "wg" }),
+    { strategy: "insert" },
+    "test",
+  );
+  const sql = `SELECT '${"x".repeat(100_000)}'`;
+  await assert.rejects(warehouse.query(sql), (e: Error & { hint?: string }) => {
+    assert.match(e.message, /the worker built a SQL statement of 100009 bytes, over .* 100000/);
+    assert.match(e.hint!, /bug in the worker, not in your settings/);
+    return true;
+  });
+  assert.equal(sent, 0);
+});

@@ -19,6 +19,7 @@ import {
 } from "./contract.ts";
 import { compilePredicate, type Predicate, PredicateError } from "./predicate.ts";
 import { unknownVariables } from "./config/unknown_env.ts";
+import { type FaultAction, type FaultPoint, parseFaultPoints } from "./_shared/fault_points.ts";
 
 /** A pipeline with its predicate compiled and its table resolved. */
 export interface ResolvedPipeline extends Pipeline {
@@ -100,6 +101,8 @@ export interface Config {
   secrets: string[];
   /** Start-up warnings, e.g. a set variable the worker does not read (with a "did you mean"). */
   warnings: string[];
+  /** Fault points armed by `ETL_FAULT_POINTS` (tests only; empty in production). */
+  faultPoints?: ReadonlyMap<FaultPoint, FaultAction>;
 }
 
 const ENV = "environment or config/.env";
@@ -148,6 +151,14 @@ const EnvSchema = z.object({
     "must be a 5-field cron expression, e.g. '0 10 1 * *'",
   ).default("0 10 1 * *"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  ETL_FAULT_POINTS: z.string().optional().superRefine((v, ctx) => {
+    if (!v) return;
+    try {
+      parseFaultPoints(v);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }),
 });
 
 /** Options of {@link loadConfig}. */
@@ -371,6 +382,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     port: e.PORT,
     secrets,
     warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
+    faultPoints: parseFaultPoints(e.ETL_FAULT_POINTS ?? ""),
   };
 }
 

@@ -72,13 +72,19 @@ export function jsonLine(record: LogEntry): string {
     const part = record.message[i];
     message += i % 2 === 0 ? String(part) : typeof part === "string" ? part : JSON.stringify(part);
   }
-  return JSON.stringify({
+  const line: Record<string, unknown> = {
     time: new Date(record.timestamp).toISOString(),
     level: record.level,
     logger: record.category.join("."),
     message: redact(message),
-    ...(redactValue(record.properties) as Record<string, unknown>),
-  }) + "\n";
+  };
+  // A call's own fields never replace the record's: a property named `message`
+  // is kept as `detail`, one named `time`, `level` or `logger` as `field_<name>`.
+  for (const [key, value] of Object.entries(redactValue(record.properties) as object)) {
+    const name = !(key in line) ? key : key === "message" ? "detail" : `field_${key}`;
+    line[name] = value;
+  }
+  return JSON.stringify(line) + "\n";
 }
 
 const encoder = new TextEncoder();

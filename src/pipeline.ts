@@ -19,6 +19,7 @@ import { processedKey, quarantineKey, type Source, type SourceFile } from "./sou
 import { readHeader } from "./header.ts";
 import { join } from "node:path";
 import { stageMonth } from "./stage.ts";
+import { faultPoint } from "./_shared/fault_points.ts";
 
 /** What a run talks to. */
 export interface RunDeps {
@@ -193,6 +194,7 @@ export async function runMonth(
         return report;
       }
       release = claim.release;
+      await faultPoint("after_claim");
       if (!options.force) {
         const last = await warehouse!.lastSucceeded(pipeline.name, report.month);
         if (
@@ -245,9 +247,13 @@ export async function runMonth(
       ...(known && error.hint ? { hint: error.hint } : {}),
       transient: known ? error.transient : isNetworkError(error),
     };
-    logger.error("failed at {step}: {message}", { ...report.error });
+    // A clean shutdown is not a failure: the ledger says `interrupted` and no alert is sent.
+    const stopped = error instanceof InterruptedError;
+    if (stopped) logger.warn("interrupted at {step}: {message}", { ...report.error });
+    else logger.error("failed at {step}: {message}", { ...report.error });
     if (!options.dryRun) {
-      await warehouse!.recordRun(ledgerOf(report, "failed", now())).catch((e) =>
+      const status = stopped ? "interrupted" : "failed";
+      await warehouse!.recordRun(ledgerOf(report, status, now())).catch((e) =>
         logger.error("could not record the failure in the ledger: {message}", {
           message: redact(messageOf(e)),
         })
@@ -261,6 +267,7 @@ export async function runMonth(
   // A shutdown is not an incident: the ledger says so and the next start catches up.
   const interrupted = report.error?.class === "InterruptedError";
   if (report.status === "succeeded" || (report.status === "failed" && !interrupted)) {
+    await faultPoint("before_notify");
     await notify(deps, report);
   }
   return report;
@@ -308,6 +315,7 @@ async function stageAndLoad(
     matched: staged.rowsMatched,
     reasons: staged.reasons,
   });
+  await faultPoint("after_stage");
 
   if (ctx.dryRun) {
     report.status = "dry-run";
@@ -332,6 +340,7 @@ async function stageAndLoad(
 
   ctx.setStep("load");
   if (ctx.signal?.aborted) throw new InterruptedError("load");
+  await faultPoint("before_load");
   const loaded = await deps.warehouse!.loadMonth({
     pipeline,
     month,
@@ -473,6 +482,7 @@ async function pushdownMonth(
     refuseTooManyRejected(pipeline, report);
     ctx.setStep("load");
     if (ctx.signal?.aborted) throw new InterruptedError("load");
+    await faultPoint("before_load");
     report.rowsLoaded = await stage.commit(
       ctx.ledger({ ...report, rowsLoaded: stage.rowsMatched }),
     );

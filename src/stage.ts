@@ -65,6 +65,24 @@ export interface StageOptions {
   explain?: (step: "read", error: unknown) => RunError;
 }
 
+/**
+ * A full scratch disk, told apart from a bad input: the file is fine, the
+ * temporary folder is not. Transient (freeing space and running again helps).
+ */
+function scratchDiskFull(file: SourceFile, dir: string, error: unknown): RunError | undefined {
+  if (!/No space left on device|ENOSPC|os error 28/i.test(messageOf(error))) return undefined;
+  return new RunError(
+    "stage",
+    `Cannot write the scratch files for ${file.url} in ${dir}: the disk is full (No space left on device)`,
+    {
+      hint:
+        "free space in the temporary folder (TMPDIR) or point TMPDIR at a larger disk; the input file is not at fault, nothing was loaded",
+      transient: true,
+      cause: error,
+    },
+  );
+}
+
 function firstLine(error: unknown): string {
   return messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
 }
@@ -277,11 +295,13 @@ export async function stageMonth(
     rowsRead = countInStage ? await parquetRows(stagePath) : await fastRowCount(file, pipeline);
   } catch (error) {
     if (error instanceof RunError) throw error;
-    if (options.explain) throw options.explain("read", error);
-    throw new RunError("read", `Cannot read ${file.url}: ${firstLine(error)}`, {
-      hint: "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
-      cause: error,
-    });
+    throw scratchDiskFull(file, options.dir, error) ??
+      (options.explain ? options.explain("read", error) : undefined) ??
+      new RunError("read", `Cannot read ${file.url}: ${firstLine(error)}`, {
+        hint:
+          "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
+        cause: error,
+      });
   }
 
   try {
@@ -336,10 +356,11 @@ export async function stageMonth(
     };
   } catch (error) {
     if (error instanceof RunError) throw error;
-    throw new RunError("stage", `Cannot stage ${file.url}: ${firstLine(error)}`, {
-      hint: "check free disk space in the temporary folder",
-      cause: error,
-    });
+    throw scratchDiskFull(file, options.dir, error) ??
+      new RunError("stage", `Cannot stage ${file.url}: ${firstLine(error)}`, {
+        hint: "check free disk space in the temporary folder",
+        cause: error,
+      });
   } finally {
     await Deno.remove(stagePath).catch(() => {});
     await Deno.remove(checkedPath).catch(() => {});

@@ -34,3 +34,18 @@ Deno.test("log records are JSON lines, redacted, with properties", async () => {
   assert.deepEqual(record.error, { name: "Error", message: "boom ***" });
   assert.ok(!lines[0]!.includes("token-XYZ-123"));
 });
+
+Deno.test("jsonLine() keeps a call's own text when a property is named message", () => {
+  const line = JSON.parse(jsonLine({
+    category: ["etl", "run"],
+    level: "error",
+    timestamp: 0,
+    message: ["could not record the failure in the ledger: ", "connection refused", ""],
+    properties: { message: "connection refused", level: "x", pipeline: "events" },
+  }));
+  assert.equal(line.message, "could not record the failure in the ledger: connection refused");
+  assert.equal(line.detail, "connection refused");
+  assert.equal(line.level, "error");
+  assert.equal(line.field_level, "x");
+  assert.equal(line.pipeline, "events");
+});

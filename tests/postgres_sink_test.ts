@@ -2,6 +2,11 @@
  * PostgreSQL over the wire (DATABASE_URL) against a throwaway cluster from
  * the machine's own server binaries.
  */
+import {
+  armFaultPoints,
+  faultPointReached,
+  releaseFaultPoint,
+} from "../src/_shared/fault_points.ts";
 import assert from "node:assert/strict";
 import pg from "pg";
 import { type Config, loadConfig } from "../src/config.ts";
@@ -153,25 +158,21 @@ Deno.test({
       });
       assert.equal((await run(config, ["--month", "2021-02", "--pipeline", "events"])).code, 0);
       const before = await sql(SNAPSHOT);
-      // Hold the load inside its transaction long enough to stop the server under it.
-      await sql(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$;
-        CREATE TRIGGER slow BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION slow();`);
+      // The load pauses inside its transaction, just before COMMIT; the server dies there.
+      armFaultPoints(new Map([["before_commit", "pause"]]));
       const running = run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
-      for (let i = 0; i < 100; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        const active = await sql(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY %' AND state = 'active'",
-        ).catch(() => [{ n: 0 }]);
-        if (Number(active[0]!.n) > 0) break;
-      }
+      await faultPointReached("before_commit");
       await cluster.kill();
+      releaseFaultPoint("before_commit");
       const failed = await running;
       assert.equal(failed.code, 1);
-      assert.match(failed.out, /events 2021-02 FAILED at load: /);
+      assert.match(
+        failed.out,
+        /events 2021-02 FAILED at load: Lost the connection to PostgreSQL at \S+ during the load \(.+\); the server rolled the transaction back/,
+      );
+      assert.match(failed.out, /hint: check that PostgreSQL is up/);
       await cluster.start();
       assert.deepEqual(await sql(SNAPSHOT), before, "the month kept its previous contents");
-      await sql("DROP TRIGGER slow ON events");
       const again = await run(config, ["--month", "2021-02", "--pipeline", "events", "--force"]);
       assert.equal(again.code, 0, again.out);
       const statuses = await sql("SELECT status, error FROM etl_runs ORDER BY started_at");

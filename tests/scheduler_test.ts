@@ -2,6 +2,11 @@
  * The catch-up planner (pure) and the scheduler's tick, driven by a clock
  * the test controls, against the local source and PGlite.
  */
+import {
+  armFaultPoints,
+  faultPointReached,
+  releaseFaultPoint,
+} from "../src/_shared/fault_points.ts";
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config.ts";
 import { ConsoleNotifier } from "../src/notify/console.ts";
@@ -168,7 +173,7 @@ Deno.test("Scheduler.tick() catches up missed months oldest first, reloads chang
 
 Deno.test("Scheduler.stop() during staging leaves no partial month and says so in the ledger", async () => {
   await using ws = await workspace();
-  await ws.generate("events", "2021/01/events.csv", m(2021, 1), 300_000);
+  await ws.generate("events", "2021/01/events.csv", m(2021, 1), 3_000);
   const config = await loadConfig({ env: { ...ws.env, LOG_LEVEL: "error" } });
   const events = config.pipelines.filter((p) => p.name === "events");
   const warehouse = await PgliteWarehouse.open(ws.pgliteDir);
@@ -180,26 +185,25 @@ Deno.test("Scheduler.stop() during staging leaves no partial month and says so i
     now: () => new Date("2021-02-01T10:00:00Z"),
   });
   try {
+    // The run pauses once the month is staged; the shutdown comes exactly then.
+    armFaultPoints(new Map([["after_stage", "pause"]]));
     const tick = scheduler.tick("start");
-    // Wait until the run has claimed the month (it is staging), then shut down.
-    for (let i = 0; i < 200; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      const running = await warehouse.query(
-        "SELECT count(*)::int AS n FROM etl_runs WHERE status = 'running'",
-      );
-      if (running[0]!.n === 1) break;
-    }
-    await scheduler.stop();
+    await faultPointReached("after_stage");
+    const stopping = scheduler.stop();
+    releaseFaultPoint("after_stage");
+    await stopping;
     const result = await tick;
     assert.equal(result.reports.length, 1);
     assert.equal(result.reports[0]!.status, "failed");
     assert.equal(result.reports[0]!.error?.class, "InterruptedError");
     const ledger = await warehouse.query("SELECT status, error FROM etl_runs");
-    assert.deepEqual(ledger.map((r) => r.status), ["failed"]);
+    // A deploy is not a failure: its own status, and no alert.
+    assert.deepEqual(ledger.map((r) => r.status), ["interrupted"]);
     assert.match(String(ledger[0]!.error), /Interrupted by shutdown before loading/);
     assert.deepEqual(await warehouse.query("SELECT count(*)::int AS n FROM events"), [{ n: 0 }]);
     assert.equal((await scheduler.tick("cron")).skipped, "stopping");
   } finally {
+    armFaultPoints(new Map());
     await warehouse.close();
   }
 });

@@ -7,11 +7,13 @@
 
 import type { Config } from "../config.ts";
 import { addSecrets, log, setupLogging } from "../log.ts";
+import { armFaultPoints } from "../_shared/fault_points.ts";
 
 /** Prepares logging for `config` and reports its start-up warnings once per process. */
 export async function bootstrap(config: Config): Promise<void> {
   addSecrets(config.secrets);
   await setupLogging({ level: config.logLevel });
+  if (config.faultPoints?.size) armFaultPoints(config.faultPoints);
   for (const warning of config.warnings ?? []) {
     if (warned.has(warning)) continue;
     warned.add(warning);

@@ -21,7 +21,7 @@ import {
 import type { LedgerRow } from "../sinks/sql.ts";
 
 /** Why a month is planned. */
-export type PlanReason = "missing" | "failed" | "changed" | "no file yet";
+export type PlanReason = "missing" | "failed" | "interrupted" | "changed" | "no file yet";
 
 /** One month to process. */
 export interface PlannedRun {
@@ -88,7 +88,9 @@ export function planCatchUp(states: ReadonlyArray<PipelineState>, now: Date): Pl
         runs.push({
           pipeline: state.pipeline.name,
           month,
-          reason: latest?.status === "failed" ? "failed" : "missing",
+          reason: latest?.status === "failed" || latest?.status === "interrupted"
+            ? latest.status
+            : "missing",
         });
       } else if (succeeded.source_identity !== identity) {
         runs.push({ pipeline: state.pipeline.name, month, reason: "changed" });

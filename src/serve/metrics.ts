@@ -46,7 +46,7 @@ export function renderMetrics(
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [l, v] of samples) out.push(`${name}${labels(l)} ${Number.isFinite(v) ? v : 0}`);
   };
-  const statuses = ["succeeded", "failed", "skipped", "running"];
+  const statuses = ["succeeded", "failed", "skipped", "interrupted", "running"];
   const by = (p: string) => rows.filter((r) => r.pipeline === p);
   const finished = (p: string) => by(p).filter((r) => r.finished_at && r.status !== "running");
   metric("etl_up", "gauge", "1 when the worker is serving.", [[{}, 1]]);

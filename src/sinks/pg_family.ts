@@ -6,6 +6,7 @@
  * @module
  */
 
+import { faultPoint } from "../_shared/fault_points.ts";
 import type { ResolvedPipeline } from "../config.ts";
 import { outputColumns } from "../contract.ts";
 import { MonthBusyError, RunError } from "../errors.ts";
@@ -166,9 +167,15 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
           { hint: "run again; if it repeats, the staged file is damaged" },
         );
       }
-      for (const st of upsertLedger({ ...request.ledger, rows_loaded: loaded })) {
+      // finished_at is the commit's time, so durations include the load itself.
+      const ledger = { ...request.ledger, rows_loaded: loaded, finished_at: new Date() };
+      for (const st of upsertLedger(ledger)) {
         await tx.query(st.sql, st.params);
       }
+      await faultPoint("before_commit");
+      return loaded;
+    }).then(async (loaded) => {
+      await faultPoint("after_commit");
       return loaded;
     });
   }

@@ -90,7 +90,9 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
       await client.query("ROLLBACK").catch(() => {
         broken = true;
       });
-      throw error;
+      throw broken && !(error instanceof RunError)
+        ? lostConnection(this.description, error)
+        : error;
     } finally {
       client.release(broken);
     }
@@ -164,6 +166,21 @@ function executor(client: pg.PoolClient): PgExecutor {
       return { rows: r.rows, ...(r.rowCount !== null ? { affectedRows: r.rowCount } : {}) };
     },
   };
+}
+
+/** The server went away inside a transaction (it rolled the transaction back itself). */
+function lostConnection(description: string, error: unknown): RunError {
+  const message = redact(error instanceof Error ? error.message : String(error));
+  return new RunError(
+    "load",
+    `Lost the connection to ${description} during the load (${message}); the server rolled the transaction back`,
+    {
+      hint:
+        "check that PostgreSQL is up and was not restarted or out of memory (its log says why it closed the connection); the month kept its previous contents; run again",
+      transient: true,
+      cause: error,
+    },
+  );
 }
 
 function unreachable(description: string, error: unknown): RunError {

@@ -34,7 +34,7 @@ export interface Statement {
 export const LEDGER_TABLE = "etl_runs";
 
 /** Statuses a ledger row can have. */
-export type RunStatus = "running" | "succeeded" | "failed" | "skipped";
+export type RunStatus = "running" | "succeeded" | "failed" | "skipped" | "interrupted";
 
 /** One row of the run ledger. */
 export interface LedgerRow {

@@ -1646,8 +1646,13 @@ export function translateRedshift(masked: string): string {
     .replace(/\bENCODE\s+[A-Za-z0-9_]+/gi, " ")
     .replace(/\bBACKUP\s+(?:YES|NO)\b/gi, " ")
     .replace(/\b(?:DISTKEY|SORTKEY)\b/gi, " ")
-    .replace(/\bGETDATE\s*\(\s*\)/gi, "date_trunc('second', LOCALTIMESTAMP)")
-    .replace(/\bSYSDATE\b/gi, "LOCALTIMESTAMP")
+    // GETDATE(): the start of the current statement, without fractional seconds (AWS, "GETDATE
+    // function"); SYSDATE: the start of the current transaction ("SYSDATE function").
+    .replace(
+      /\bGETDATE\s*\(\s*\)/gi,
+      "date_trunc('second', statement_timestamp() AT TIME ZONE 'UTC')",
+    )
+    .replace(/\bSYSDATE\b/gi, "(transaction_timestamp() AT TIME ZONE 'UTC')")
     .replace(/\bNVL\s*\(/gi, "COALESCE(")
     .replace(/\b((?:VARCHAR|CHARACTER\s+VARYING|NVARCHAR))\s*\(\s*MAX\s*\)/gi, "$1(65535)")
     .replace(

@@ -80,5 +80,12 @@ export function replaceMonth(r: ReplaceMonth): BatchStatement[] {
     ...upsertLedger({ ...r.ledger, rows_loaded: n }).map((st) => ({
       sql: inline(st, "redshift"),
     })),
+    // GETDATE() is the start of this last statement, after the COPY and the insert:
+    // durations in the ledger include the load.
+    {
+      sql: `UPDATE ${LEDGER_TABLE} SET finished_at = GETDATE() WHERE run_id = ${
+        literal(r.ledger.run_id, "redshift")
+      }`,
+    },
   ];
 }

@@ -26,6 +26,7 @@ import { RunError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { retry } from "../../retry.ts";
 import { count } from "../../_shared/counters.ts";
+import { faultPoint } from "../../_shared/fault_points.ts";
 import {
   abandonStale,
   assertTableColumns,
@@ -147,7 +148,10 @@ export class RedshiftWarehouse implements Warehouse {
   /** Runs one batch (one transaction); a failed guard names what it guarded. */
   private async batch(statements: BatchStatement[], what: string): Promise<void> {
     try {
+      // The batch is the transaction: "before_commit" is before it is sent.
+      if (what.startsWith("load")) await faultPoint("before_commit");
       await this.run(() => this.data.batch(statements.map((s) => s.sql)), what);
+      if (what.startsWith("load")) await faultPoint("after_commit");
     } catch (error) {
       const cause = error instanceof RunError ? error.cause : undefined;
       if (!(cause instanceof RedshiftStatementError) || cause.index === undefined) throw error;

@@ -97,6 +97,10 @@ export interface Config {
   schedule: string;
   /** HTTP port of `deno task serve`. */
   port: number;
+  /** Address `deno task serve` binds (`HOST`; default 127.0.0.1, the container sets 0.0.0.0). */
+  host: string;
+  /** Bearer token every endpoint but /healthz and /readyz requires (`SERVE_TOKEN`), if set. */
+  serveToken?: string;
   /** Values that must never appear in output (redacted by the logger). */
   secrets: string[];
   /** Start-up warnings, e.g. a set variable the worker does not read (with a "did you mean"). */
@@ -151,6 +155,10 @@ const EnvSchema = z.object({
     "must be a 5-field cron expression, e.g. '0 10 1 * *'",
   ).default("0 10 1 * *"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().regex(/^[0-9a-fA-F:.]+$|^localhost$/, "must be an IP address to bind, e.g. 0.0.0.0")
+    .default("127.0.0.1"),
+  SERVE_TOKEN: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)")
+    .optional(),
   ETL_FAULT_POINTS: z.string().optional().superRefine((v, ctx) => {
     if (!v) return;
     try {
@@ -335,7 +343,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       message: "required when AWS_BUCKET_NAME is set (the bucket's region, e.g. eu-west-1)",
     });
   }
-  const secrets = [e.AWS_SECRET_ACCESS_KEY, e.AWS_SESSION_TOKEN].filter((s): s is string => !!s);
+  const secrets = [e.AWS_SECRET_ACCESS_KEY, e.AWS_SESSION_TOKEN, e.SERVE_TOKEN].filter((
+    s,
+  ): s is string => !!s);
   if (e.DATABASE_URL) {
     try {
       const password = decodeURIComponent(new URL(e.DATABASE_URL).password);
@@ -380,6 +390,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     logLevel: e.LOG_LEVEL,
     schedule: e.SCHEDULE,
     port: e.PORT,
+    host: e.HOST,
+    ...(e.SERVE_TOKEN ? { serveToken: e.SERVE_TOKEN } : {}),
     secrets,
     warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
     faultPoints: parseFaultPoints(e.ETL_FAULT_POINTS ?? ""),

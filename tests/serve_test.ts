@@ -86,7 +86,7 @@ Deno.test("deno task serve catches up, serves health and metrics, and exits 0 on
     );
     assert.match(metrics.text, /^etl_run_duration_seconds_count\{pipeline="events"\} \d+$/m);
     assert.equal((await get(`${base}/nope`)).status, 404);
-    assert.match(out, new RegExp(`listening on http://0\\.0\\.0\\.0:${port}`));
+    assert.match(out, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`));
   } finally {
     child.kill("SIGTERM");
   }

@@ -79,6 +79,7 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
   });
   const handler = createHandler({
     warehouse,
+    token: config.serveToken,
     pipelines: config.pipelines.map((p) => p.name),
     gauges: () => ({
       running: scheduler.busy,
@@ -94,14 +95,14 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
   });
   const stopped = Promise.withResolvers<string>();
   const server = Deno.serve({
-    hostname: "0.0.0.0",
+    hostname: config.host,
     port,
     onListen: ({ port }) => {
       logger.info("listening on port {port}; schedule '{schedule}' (UTC)", {
         port,
         schedule: config.schedule,
       });
-      console.log(`listening on http://0.0.0.0:${port}`);
+      console.log(`listening on http://${config.host}:${port}`);
       options.onListen?.(port);
     },
   }, handler);

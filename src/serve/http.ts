@@ -23,6 +23,27 @@ export interface HttpDeps {
   metricsTtlMs?: number;
   /** Timeout of the readiness ping, in ms. Default 5000. */
   readyTimeoutMs?: number;
+  /** When set, every endpoint but `/healthz` and `/readyz` requires `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+}
+
+const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
+
+/** Compares two strings in time independent of where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Whether `request` may see `path`. */
+function allowed(request: Request, path: string, token: string | undefined): boolean {
+  if (!token || OPEN_PATHS.has(path)) return true;
+  const header = request.headers.get("authorization") ?? "";
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  return !!m && sameSecret(m[1]!, token);
 }
 
 function json(body: unknown, status = 200): Response {
@@ -39,6 +60,12 @@ export function createHandler(deps: HttpDeps): (request: Request) => Promise<Res
     const url = new URL(request.url);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    if (!allowed(request, url.pathname, deps.token)) {
+      return new Response("unauthorized: send Authorization: Bearer <SERVE_TOKEN>\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="etl"' },
+      });
     }
     try {
       switch (url.pathname) {

@@ -82,6 +82,34 @@ export interface Pipeline {
   max_rejected_share: number;
   /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
   generator?: string | undefined;
+  /**
+   * Which column plays each role the insights' questions read, for a file
+   * whose columns are not named like the events contract's. Default: found
+   * by name (see `columnsFor` in `src/insights/columns.ts`).
+   */
+  roles?: Roles | undefined;
+}
+
+/** Roles a pipeline may map its columns to (see {@link Pipeline.roles}). */
+export const ROLE_NAMES = ["time", "user", "amount", "email", "country", "type"] as const;
+
+/**
+ * The insights' roles mapped to declared (or derived) columns. Each is
+ * optional; a question whose role has no column is not asked.
+ */
+export interface Roles {
+  /** When the row happened: a `timestamp` column. */
+  time?: string | undefined;
+  /** Who: a user, account or customer id. */
+  user?: string | undefined;
+  /** Money (or any quantity summed and binned): an `int` or `float` column. */
+  amount?: string | undefined;
+  /** The e-mail address: a string column with an `email_domain` derived column (the company). */
+  email?: string | undefined;
+  /** Where: a two-letter country, or any place label. */
+  country?: string | undefined;
+  /** What kind of row: an event type, a status, a carrier... */
+  type?: string | undefined;
 }
 
 const ColumnSchema = z.strictObject({
@@ -134,6 +162,9 @@ const PipelineSchema = z.strictObject({
   max_rejected_share: z.number().min(0).max(1).default(0.1),
   /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
   generator: z.string().optional(),
+  /** Columns playing the insights' roles (see `Roles`). */
+  roles: z.strictObject(Object.fromEntries(ROLE_NAMES.map((r) => [r, identifier.optional()])))
+    .optional(),
 }).superRefine((p, ctx) => {
   const seen = new Set<string>();
   p.columns.forEach((c, i) => {
@@ -172,6 +203,11 @@ const PipelineSchema = z.strictObject({
     }
     seen.add(d.name.toLowerCase());
   });
+  for (const [role, name] of Object.entries(p.roles ?? {})) {
+    if (name === undefined) continue;
+    const problem = roleProblem(p, role as (typeof ROLE_NAMES)[number], name);
+    if (problem) ctx.addIssue({ code: "custom", path: ["roles", role], message: problem });
+  }
   if (p.sort_key && !p.columns.some((c) => c.name === p.sort_key)) {
     ctx.addIssue({
       code: "custom",
@@ -180,6 +216,31 @@ const PipelineSchema = z.strictObject({
     });
   }
 });
+
+/** What is wrong with mapping `role` to column `name`, or undefined when nothing is. */
+function roleProblem(
+  p: { columns: Array<{ name: string; type: ColumnType }>; derived: Derived[] },
+  role: (typeof ROLE_NAMES)[number],
+  name: string,
+): string | undefined {
+  const column = p.columns.find((c) => c.name === name);
+  const derived = p.derived.find((d) => d.name === name);
+  if (!column && !derived) return `'${name}' is not a declared or derived column`;
+  const type = column?.type ?? "string";
+  if (role === "time" && type !== "timestamp") {
+    return `'${name}' is a ${type} column; the time role needs a timestamp column`;
+  }
+  if (role === "amount" && type !== "int" && type !== "float") {
+    return `'${name}' is a ${type} column; the amount role needs an int or float column`;
+  }
+  if (role === "email") {
+    if (type !== "string") return `'${name}' is a ${type} column; the email role needs a string`;
+    if (!p.derived.some((d) => d.kind === "email_domain" && d.from === name)) {
+      return `'${name}' has no email_domain derived column; add "derived": [{ "name": "email_domain", "kind": "email_domain", "from": "${name}" }]`;
+    }
+  }
+  return undefined;
+}
 
 const PipelinesFileSchema = z.strictObject({
   /** Optional JSON-schema pointer for editors. */

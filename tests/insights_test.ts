@@ -10,6 +10,13 @@ import { insightsCommand, renderCsv } from "../src/cli/insights.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { type Config, loadConfig, type ResolvedPipeline } from "../src/config.ts";
 import { columnsFor } from "../src/insights/columns.ts";
+import {
+  freeMailPaths,
+  loadFreeMailDomains,
+  SHIPPED_FREE_MAIL_FILE,
+} from "../src/insights/free_mail.ts";
+import { ConfigError } from "../src/errors.ts";
+import { parsePipelinesFile } from "../src/contract.ts";
 import { answerFile, FILE_QUESTIONS } from "../src/insights/file.ts";
 import {
   type Answers,
@@ -111,13 +118,17 @@ function assertAgree(actual: unknown, expected: unknown, path = "answer"): void 
 
 const SHARED = [...QUESTIONS.map((q) => q.name), "kept_share"] as const;
 
+/** Free-mail domains for the agreement tests: globex.com stands in for one in MONTH_CSV. */
+const FREE_MAIL = ["globex.com", "gmail.com", "outlook.com", "yahoo.com"];
+
 /** The file's answers for the kept rows and the warehouse's answers for the month must match. */
 async function assertFileAndWarehouseAgree(config: Config, file: SourceFile, month: Month) {
   const pipeline = events(config);
-  const fromFile = await answerFile(file, pipeline, { month, rows: "kept", top: 5 });
+  const options = { month, top: 5, freeMailDomains: FREE_MAIL };
+  const fromFile = await answerFile(file, pipeline, { ...options, rows: "kept" });
   const warehouse = await openWarehouse(config);
   try {
-    const fromWarehouse = await answerWarehouse(warehouse, pipeline, { month, top: 5 });
+    const fromWarehouse = await answerWarehouse(warehouse, pipeline, options);
     for (const name of SHARED) {
       assert.ok(fromFile[name]!.length > 0, `${name} is empty`);
       assertAgree(fromWarehouse[name], fromFile[name], name);
@@ -179,6 +190,25 @@ Deno.test("answerFile() answers the standard questions of a hand-written month",
       { country: "US", users: 2, events: 2 },
       { country: "DE", users: 1, events: 3 },
     ]);
+  });
+  await t.step("free-mail domains are ranked apart from companies", async () => {
+    assert.deepEqual(all.top_free_mail, [], "no free-mail list given: every domain is a company");
+    const split = await answerFile(file, events(config), {
+      month: FEB,
+      questions: ["top_domains", "top_free_mail"],
+      freeMailDomains: ["globex.com", "gmail.com"],
+    });
+    assert.deepEqual(split, {
+      top_domains: [
+        { email_domain: "acme.com", users: 3, events: 6 },
+        { email_domain: "initech.com", users: 1, events: 1 },
+      ],
+      top_free_mail: [{ email_domain: "globex.com", users: 1, events: 3 }],
+    });
+    assert.throws(
+      () => resolveOptions({ freeMailDomains: ["x'); DROP TABLE events; --"] }),
+      /is not a lower-case domain name/,
+    );
   });
   await t.step("distribution of amounts", () => {
     const stats = Object.fromEntries(all.amount_stats!.map((s) => [s.stat, s.value]));
@@ -550,4 +580,323 @@ Deno.test("charts render standalone SVG with a title, axis titles and every labe
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("loadFreeMailDomains() reads the list beside the pipelines file, else the shipped one", async (t) => {
+  await using ws = await workspace();
+  const config = { pipelinesFile: ws.pipelinesFile };
+  await t.step("the shipped list has the usual providers", async () => {
+    const shipped = await loadFreeMailDomains(config);
+    for (const d of ["gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com"]) {
+      assert.ok(shipped.includes(d), d);
+    }
+    assert.ok(!shipped.includes("acme.com"));
+    assert.deepEqual(freeMailPaths(config), [
+      `${ws.dir}/free_mail_domains.json`,
+      SHIPPED_FREE_MAIL_FILE,
+    ]);
+  });
+  await t.step("a list beside the pipelines file wins", async () => {
+    await Deno.writeTextFile(
+      `${ws.dir}/free_mail_domains.json`,
+      '{"domains": ["web.de", "acme.com"]}',
+    );
+    assert.deepEqual(await loadFreeMailDomains(config), ["acme.com", "web.de"]);
+  });
+  await t.step("every bad entry is reported with the file it is in", async () => {
+    await Deno.writeTextFile(
+      `${ws.dir}/free_mail_domains.json`,
+      '{"domains": ["Gmail.com", "ok.com", "@x.com"], "extra": 1}',
+    );
+    const error = await loadFreeMailDomains(config).then(() => null, (e) => e);
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems.map((p) => [p.field, p.source]).sort(), [
+      ["(file)", `${ws.dir}/free_mail_domains.json`],
+      ["domains[0]", `${ws.dir}/free_mail_domains.json`],
+      ["domains[2]", `${ws.dir}/free_mail_domains.json`],
+    ]);
+    assert.match(error.message, /must be a lower-case domain name/);
+    await Deno.writeTextFile(`${ws.dir}/free_mail_domains.json`, "{ not json");
+    await assert.rejects(() => loadFreeMailDomains(config), /not valid JSON/);
+  });
+});
+
+Deno.test("deno task insights ranks the configured free-mail domains apart from companies", async () => {
+  await using ws = await monthWorkspace();
+  await ws.write("2021/02/events.csv", MONTH_CSV);
+  await Deno.writeTextFile(`${ws.dir}/free_mail_domains.json`, '{"domains": ["globex.com"]}');
+  const out: string[] = [];
+  const code = await insightsCommand(
+    ["--month", "2021-02", "--question", "top_domains,top_free_mail"],
+    { config: await configOf(ws), print: (l) => out.push(l) },
+  );
+  assert.equal(code, 0);
+  const text = out.join("\n");
+  const section = (title: string) => text.split(`\n\n${title}\n`)[1]!.split("\n\n")[0]!;
+  const companies = section("Most represented companies (e-mail domains, free-mail apart)");
+  const freeMail = section("Most represented free-mail domains (people, not companies)");
+  assert.match(companies, /^acme\.com\s+3\s+6$/m);
+  assert.doesNotMatch(companies, /globex/);
+  assert.match(freeMail, /^globex\.com\s+1\s+3$/m);
+});
+
+/**
+ * A flights file: public flight data is shaped like this (no user, no e-mail,
+ * no amount column by that name). Kept by `dep_delay > 15`: F2, F4, F5.
+ */
+const FLIGHTS_CSV = `flight_id,scheduled_departure,carrier,origin,dest,dep_delay,distance
+F1,2021-02-01T06:00:00Z,AA,JFK,LAX,-3,2475
+F2,2021-02-01T06:30:00Z,DL,ATL,BOS,22,946
+F3,2021-02-01T07:10:00Z,AA,JFK,MIA,0,1089
+F4,2021-02-02T18:45:00Z,UA,SFO,ORD,95,1846
+F5,2021-02-02T18:50:00Z,AA,LAX,JFK,16,2475
+F6,2021-02-03T09:00:00Z,DL,BOS,ATL,,946
+`;
+
+function flightsPipeline(roles?: Record<string, string>) {
+  return {
+    name: "flights",
+    key: "{yyyy}/{mm}/flights.csv",
+    table: "flights",
+    predicate: "dep_delay > 15",
+    columns: [
+      { name: "flight_id", type: "string", max_length: 8 },
+      { name: "scheduled_departure", type: "timestamp" },
+      { name: "carrier", type: "string", max_length: 2 },
+      { name: "origin", type: "string", max_length: 3 },
+      { name: "dest", type: "string", max_length: 3 },
+      { name: "dep_delay", type: "float", nullable: true },
+      { name: "distance", type: "float" },
+    ],
+    ...(roles ? { roles } : {}),
+  };
+}
+
+Deno.test("insights on a non-events pipeline says which questions need which columns", async () => {
+  await using ws = await workspace({ pipelines: { pipelines: [flightsPipeline()] } });
+  await ws.write("2021/02/flights.csv", FLIGHTS_CSV);
+  const config = await configOf(ws);
+  const out: string[] = [];
+  assert.equal(
+    await insightsCommand(["--month", "2021-02"], { config, print: (l) => out.push(l) }),
+    0,
+  );
+  const text = out.join("\n");
+  assert.match(text, /^What the predicate keeps$/m);
+  assert.match(
+    text,
+    new RegExp(
+      `^Not asked: this pipeline has no column for some roles \\(map columns to them under "roles" in ${
+        ws.pipelinesFile.replaceAll("/", "\\/")
+      }\\):$`,
+      "m",
+    ),
+  );
+  assert.match(
+    text,
+    /^ {2}events_per_day\s+needs amount: an int or float amount column \(how much\)$/m,
+  );
+  assert.match(
+    text,
+    /^ {2}top_users\s+needs user: a user or account id column \(who\); amount: an int or float amount column \(how much\)$/m,
+  );
+  assert.match(
+    text,
+    /^ {2}top_domains\s+needs email: an e-mail column with an email_domain derived column/m,
+  );
+  const json: string[] = [];
+  await insightsCommand(["--month", "2021-02", "--format", "json"], {
+    config,
+    print: (l) => json.push(l),
+  });
+  const report = JSON.parse(json.join("\n"));
+  assert.deepEqual(Object.keys(report.answers), ["kept_share"]);
+  assert.deepEqual(
+    report.unanswered.find((u: { question: string }) => u.question === "events_per_type"),
+    { question: "events_per_type", needs: ["type", "amount"], missing: ["type", "amount"] },
+  );
+  // Asking for one of them names the role to map.
+  await assert.rejects(
+    () =>
+      insightsCommand(["--month", "2021-02", "--question", "top_users"], {
+        config,
+        print: () => {},
+      }),
+    (e: unknown) =>
+      e instanceof Error && /Cannot answer 'top_users'/.test(e.message) &&
+      /map one under "roles" in .*, e.g. "roles": \{ "user": "<column>" \}/.test(
+        (e as { hint?: string }).hint ?? "",
+      ),
+  );
+});
+
+Deno.test("insights on a non-events pipeline with roles answers what its roles allow, file and warehouse alike", async () => {
+  const roles = { time: "scheduled_departure", amount: "distance", type: "carrier" };
+  await using ws = await workspace({ pipelines: { pipelines: [flightsPipeline(roles)] } });
+  await ws.write("2021/02/flights.csv", FLIGHTS_CSV);
+  const config = await configOf(ws);
+  const pipeline = config.pipelines[0]!;
+  assert.deepEqual(columnsFor(pipeline).missing, ["user", "domain", "country"]);
+
+  const ask = async (args: string[]) => {
+    const out: string[] = [];
+    assert.equal(
+      await insightsCommand([...args, "--format", "json"], { config, print: (l) => out.push(l) }),
+      0,
+    );
+    return JSON.parse(out.join("\n"));
+  };
+  const file = await ask(["--month", "2021-02"]);
+  assert.deepEqual(Object.keys(file.answers).sort(), [
+    "amount_histogram",
+    "amount_stats",
+    "busiest_days",
+    "busiest_hours",
+    "events_per_day",
+    "events_per_month",
+    "events_per_type",
+    "events_per_year",
+    "kept_share",
+  ]);
+  assert.deepEqual(file.unanswered.map((u: { question: string }) => u.question), [
+    "top_users",
+    "top_domains",
+    "top_free_mail",
+    "top_countries",
+  ]);
+  assert.deepEqual(file.answers.events_per_type, [
+    { event_type: "AA", events: 3, amount: 6039 },
+    { event_type: "DL", events: 2, amount: 1892 },
+    { event_type: "UA", events: 1, amount: 1846 },
+  ]);
+  assert.deepEqual(file.answers.events_per_day, [
+    { day: "2021-02-01", events: 3, amount: 4510 },
+    { day: "2021-02-02", events: 2, amount: 4321 },
+    { day: "2021-02-03", events: 1, amount: 946 },
+  ]);
+  assert.deepEqual(file.answers.busiest_hours[0], { hour: "2021-02-01 06:00", events: 2 });
+  assert.deepEqual(file.answers.kept_share, [
+    { month: "2021-02", rows_read: 6, rows_rejected: 0, rows_kept: 3, kept_share: 0.5 },
+  ]);
+
+  // Load the month, then ask the warehouse: the same roles, the same SQL as for events.
+  const lines: string[] = [];
+  assert.equal(
+    await runCommand(["--month", "2021-02", "--pipeline", "flights"], {
+      config,
+      print: (l) => lines.push(l),
+    }),
+    0,
+    lines.join("\n"),
+  );
+  const kept = await ask(["--month", "2021-02", "--kept"]);
+  const warehouse = await ask(["--warehouse", "--month", "2021-02"]);
+  for (const name of Object.keys(kept.answers)) {
+    assertAgree(warehouse.answers[name], kept.answers[name], name);
+  }
+  assert.deepEqual(
+    warehouse.answers.events_per_type.map((t: { event_type: string }) => t.event_type),
+    [
+      "AA",
+      "DL",
+      "UA",
+    ],
+  );
+  assert.ok("month_over_month" in warehouse.answers);
+});
+
+Deno.test("a pipeline's roles must name declared columns of the right type", () => {
+  const parsed = parsePipelinesFile({
+    pipelines: [{
+      ...flightsPipeline({ time: "carrier", amount: "origin", user: "nope", email: "dest" }),
+    }, {
+      ...flightsPipeline(),
+      name: "typo",
+      table: "typo",
+      roles: { amonut: "distance" },
+    }],
+  });
+  const messages = parsed.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  assert.deepEqual(messages.sort(), [
+    "pipelines.0.roles.amount: 'origin' is a string column; the amount role needs an int or float column",
+    'pipelines.0.roles.email: \'dest\' has no email_domain derived column; add "derived": [{ "name": "email_domain", "kind": "email_domain", "from": "dest" }]',
+    "pipelines.0.roles.time: 'carrier' is a string column; the time role needs a timestamp column",
+    "pipelines.0.roles.user: 'nope' is not a declared or derived column",
+    'pipelines.1.roles: Unrecognized key: "amonut"',
+  ]);
+});
+
+Deno.test("the sentences say what the answers mean, rounded", async () => {
+  const s = await import("../src/insights/sentences.ts");
+  const days = [
+    { day: "2021-02-15", events: 900, amount: 0 },
+    { day: "2021-02-16", events: 1204, amount: 0 },
+    { day: "2021-02-20", events: 832, amount: 0 },
+  ];
+  const busiest = [...days].sort((a, b) => b.events - a.events);
+  // Mean 978.67: 1,204 is 23.02 % above it.
+  assert.equal(
+    s.describeBusiestDay(busiest, days),
+    "The busiest day was Tuesday 2021-02-16 with 1,204 events, 23 % above the month's daily mean of 979.",
+  );
+  assert.equal(
+    s.describeDays(days),
+    "2,936 events over 3 days: 979 a day on average, from 832 on Saturday 2021-02-20 to 1,204 on Tuesday 2021-02-16.",
+  );
+  assert.equal(
+    s.describeKept([{
+      month: "2021-02",
+      rows_read: 10_000,
+      rows_rejected: 3,
+      rows_kept: 397,
+      kept_share: 0,
+    }], "amount > 500"),
+    "The predicate amount > 500 keeps 397 of the 9,997 valid rows (4 %); the contract quarantined 3 rows (0.03 % of those read).",
+  );
+  assert.equal(
+    s.describeAmounts([
+      { stat: "count", value: 7 },
+      { stat: "mean", value: 588.6414285714286 },
+      { stat: "p50", value: 600 },
+      { stat: "p99", value: 1182.47 },
+      { stat: "max", value: 1200.5 },
+    ]),
+    "Of 7 amounts, half are below 600; the mean is 588.64, and 1 % are above 1,182.47 (the largest: 1,200.5).",
+  );
+  assert.equal(
+    s.describeMonthOverMonth([{
+      month: "2021-02",
+      events: 397,
+      previous: null,
+      change: null,
+      change_pct: null,
+    }]),
+    "Month-over-month needs at least two months; only 2021-02 is in scope.",
+  );
+  assert.equal(
+    s.describeMonthOverMonth(monthOverMonth([
+      { month: "2021-01", events: 380, amount: 0 },
+      { month: "2021-02", events: 397, amount: 0 },
+    ])),
+    "2021-02 had 397 events, 17 more than the month before (+4.5 %).",
+  );
+  assert.equal(
+    s.describeDomains(
+      [{ email_domain: "acme.com", users: 29, events: 1148 }],
+      [{ email_domain: "gmail.com", users: 70, events: 2379 }, {
+        email_domain: "yahoo.com",
+        users: 9,
+        events: 300,
+      }],
+    ),
+    "The most represented company is acme.com, with 29 people and 1,148 events. Free-mail addresses are people, not companies, so they are counted apart: 79 people in the top 2 providers, led by gmail.com (70 people).",
+  );
+  assert.deepEqual([0, 0.0003, 0.045, 0.23, 0.9997, 1].map(s.formatPercent), [
+    "0 %",
+    "0.03 %",
+    "4.5 %",
+    "23 %",
+    "99.97 %",
+    "100 %",
+  ]);
 });

@@ -1,15 +1,27 @@
 /**
  * The notebooks, executed on the Deno kernel through the same runner as
  * `deno task notebooks`, on the embedded default (a copy of datasets/, a
- * temporary PGlite). Saved notebook outputs can be dropped by the headless
- * runner, so the checks read the files the cells write (numbers.json, SVG)
+ * temporary PGlite). The cells hold analysis only; the cross-checks live
+ * here: saved notebook outputs can be dropped by the headless runner, so the
+ * checks read the files the cells write (numbers.json, SVG, the HTML export)
  * and ask the warehouse the same questions in plain SQL.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { cellError, hasNbconvert, notebooksCommand, runNotebooks } from "../src/cli/notebooks.ts";
+import {
+  cellError,
+  hasNbconvert,
+  type NotebookResult,
+  notebooksCommand,
+  planRuns,
+  runNotebooks,
+} from "../src/cli/notebooks.ts";
+import { loadConfig } from "../src/config.ts";
 import { UsageError } from "../src/errors.ts";
+import { loadFreeMailDomains } from "../src/insights/free_mail.ts";
+import { dayName, formatCount } from "../src/insights/sentences.ts";
+import { predicateThreshold } from "../src/insights/threshold.ts";
 import { canRun } from "./support/skip.ts";
 import { copyTree, pgliteTemplate, ROOT } from "./support/workspace.ts";
 
@@ -29,53 +41,147 @@ async function sql(dir: string, text: string): Promise<Record<string, unknown>[]
 
 const byKey = (rows: Record<string, unknown>[]) =>
   Object.fromEntries(rows.map((r) => [String(r.k), Number(r.n)]));
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+const utc = `event_time AT TIME ZONE 'UTC'`;
+
+/** A fresh copy of the sample months and an empty PGlite, as the kernel's environment. */
+async function sandbox(dir: string): Promise<{ env: Record<string, string>; pgliteDir: string }> {
+  const dataDir = join(dir, "data");
+  await copyTree(join(ROOT, "datasets/2021"), join(dataDir, "2021"));
+  const pgliteDir = join(dir, "warehouse");
+  await copyTree(await pgliteTemplate(), pgliteDir);
+  return {
+    pgliteDir,
+    env: {
+      DATA_DIR: dataDir,
+      PGLITE_DIR: pgliteDir,
+      PIPELINES_FILE: join(ROOT, "config/pipelines.json"),
+      LOG_LEVEL: "error",
+    },
+  };
+}
+
+async function numbersOf(r: NotebookResult) {
+  return JSON.parse(await Deno.readTextFile(join(r.dir, "numbers.json")));
+}
+
+/** The run wrote an executed notebook, a standalone HTML page with its charts, and valid SVGs. */
+async function assertReport(r: NotebookResult, title: string): Promise<void> {
+  const executed = JSON.parse(await Deno.readTextFile(r.executed!));
+  assert.equal(executed.metadata.kernelspec.name, "deno");
+  assert.ok(r.charts.length >= 4, `${r.run} wrote ${r.charts.length} charts`);
+  for (const chart of r.charts) {
+    const svg = await Deno.readTextFile(chart);
+    assert.match(svg, /^<\?xml [^>]+>\n<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<text[^>]*>[^<]+<\/text>/, `${chart} has no text (axis titles)`);
+  }
+  const html = await Deno.readTextFile(r.html!);
+  assert.match(html, /^<!DOCTYPE html>/i);
+  assert.ok(html.includes(title), `${r.html} lacks its title`);
+  assert.doesNotMatch(html, /Deno\.env\.get/, "the report shows code");
+  // Every chart the executed notebook kept is inline in the page (the runner counts the rest).
+  const inline = html.match(/<svg[\s>]/g)?.length ?? 0;
+  assert.equal(inline, r.charts.length - r.chartsNotShown, r.html);
+  assert.ok(inline >= 1, `${r.html} has no chart`);
+}
 
 Deno.test({
-  name: "the notebooks run on the Deno kernel and their numbers match the warehouse's SQL",
+  name:
+    "notebooks --from 2021-01 --to 2021-02: a report per month and one history; their numbers match SQL",
   ignore,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "etl-notebooks-test-" });
     try {
-      const dataDir = join(dir, "data");
-      await copyTree(join(ROOT, "datasets/2021"), join(dataDir, "2021"));
-      const pgliteDir = join(dir, "warehouse");
-      await copyTree(await pgliteTemplate(), pgliteDir);
+      const { env, pgliteDir } = await sandbox(dir);
       const out = join(dir, "out");
       const lines: string[] = [];
       const results = await runNotebooks({
         outDir: out,
-        env: {
-          DATA_DIR: dataDir,
-          PGLITE_DIR: pgliteDir,
-          PIPELINES_FILE: join(ROOT, "config/pipelines.json"),
-          LOG_LEVEL: "error",
-        },
+        env,
+        months: [{ year: 2021, month: 1 }, { year: 2021, month: 2 }],
         print: (l) => lines.push(l),
       });
       assert.deepEqual(
-        results.map((r) => [r.name, r.ok, r.error ?? ""]),
-        [["explore_month", true, ""], ["warehouse_history", true, ""]],
+        results.map((r) => [r.run, r.ok, r.error ?? ""]),
+        [
+          ["explore_month-2021-01", true, ""],
+          ["explore_month-2021-02", true, ""],
+          ["warehouse_history-2021-01_2021-02", true, ""],
+        ],
         lines.join("\n"),
       );
-      for (const r of results) {
-        const executed = JSON.parse(await Deno.readTextFile(r.executed!));
-        assert.equal(executed.metadata.kernelspec.name, "deno");
-        assert.ok(r.charts.length >= 5, `${r.name} wrote ${r.charts.length} charts`);
-        for (const chart of r.charts) {
-          const svg = await Deno.readTextFile(chart);
-          assert.match(svg, /^<\?xml [^>]+>\n<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-          assert.match(svg, /<text[^>]*>[^<]+<\/text>/, `${chart} has no text (axis titles)`);
+      const [jan, feb, history] = results as [NotebookResult, NotebookResult, NotebookResult];
+      assert.equal(jan.html, join(out, "explore_month-2021-01.html"));
+      assert.deepEqual(jan.parameters, { NOTEBOOK_MONTH: "2021-01" });
+      assert.deepEqual(history.parameters, { NOTEBOOK_FROM: "2021-01", NOTEBOOK_TO: "2021-02" });
+      await assertReport(jan, "Explore one month's raw file");
+      await assertReport(feb, "Explore one month's raw file");
+      await assertReport(history, "Warehouse history");
+
+      const config = await loadConfig({ env });
+      const freeMail = await loadFreeMailDomains(config);
+      const events = config.pipelines.find((p) => p.name === "events")!;
+      const rule = predicateThreshold(events.compiled.sql, "amount");
+      assert.ok(rule, "the shipped events predicate is a simple threshold");
+
+      for (const [r, month] of [[jan, "2021-01"], [feb, "2021-02"]] as const) {
+        const n = await numbersOf(r);
+        const what = `explore_month ${month}`;
+        assert.equal(n.month, month);
+        // The breakdowns add up (these were `throw`s in the cells).
+        assert.equal(n.rows_valid + n.rows_rejected, n.rows_read, what);
+        assert.equal(sum(Object.values<number>(n.events_per_day)), n.rows_valid, what);
+        assert.equal(sum(Object.values<number>(n.events_per_type)), n.rows_valid, what);
+        assert.equal(sum(n.outcome.map((o: { rows: number }) => o.rows)), n.rows_read, what);
+        assert.equal(n.histogram_events, n.amount_stats.count, what);
+        const users = n.top_users.map((u: { events: number }) => u.events);
+        assert.deepEqual(users, [...users].sort((a, b) => b - a), `${what}: top users order`);
+        const busiest = n.busiest_days[0];
+        assert.equal(busiest.events, Math.max(...Object.values<number>(n.events_per_day)));
+        assert.equal(n.events_per_day[busiest.day], busiest.events);
+        // The pipeline's staging step and the insights agree.
+        assert.deepEqual(n.stage, {
+          rows_read: n.rows_read,
+          rows_rejected: n.rows_rejected,
+          rows_matched: n.rows_kept,
+        });
+        assert.equal(sum(n.reasons.map((x: { rows: number }) => x.rows)), n.rows_rejected);
+        assert.ok(n.header_extra.length === 0 || n.extra_columns === "ignore");
+        // Free-mail domains are ranked apart, from the configured list.
+        assert.deepEqual(n.free_mail_domains, freeMail);
+        assert.ok(n.top_free_mail.length > 0, `${what}: the sample months have gmail.com`);
+        for (const d of n.top_domains) {
+          assert.ok(!freeMail.includes(d.email_domain), d.email_domain);
+        }
+        for (const d of n.top_free_mail) {
+          assert.ok(freeMail.includes(d.email_domain), d.email_domain);
+        }
+        // The histogram's rule is the predicate's threshold.
+        assert.deepEqual(n.threshold, rule);
+        const histogram = await Deno.readTextFile(join(r.dir, "amount_histogram.svg"));
+        assert.ok(histogram.includes(`>${rule.label.replace(">", "&gt;")}<`), "no threshold label");
+        // Sentences come from the numbers and are rounded.
+        const days = Object.keys(n.events_per_day).length;
+        assert.ok(
+          n.sentences.busiest_days.startsWith(
+            `The busiest day was ${dayName(busiest.day)} with ${
+              formatCount(busiest.events)
+            } events`,
+          ),
+          n.sentences.busiest_days,
+        );
+        assert.ok(n.sentences.busiest_days.includes(formatCount(n.rows_valid / days)));
+        for (const text of Object.values<string>(n.sentences)) {
+          assert.doesNotMatch(text, /\d\.\d{3,}/, `not rounded: ${text}`);
+          assert.doesNotMatch(text, /[{}]/, `a JSON blob: ${text}`);
         }
       }
-      const explore = JSON.parse(await Deno.readTextFile(join(out, "explore_month/numbers.json")));
-      const history = JSON.parse(
-        await Deno.readTextFile(join(out, "warehouse_history/numbers.json")),
-      );
 
-      // The warehouse notebook loaded the sample months itself; ask the same in plain SQL.
-      const utc = `event_time AT TIME ZONE 'UTC'`;
+      // The history notebook loaded both months itself; ask the same in plain SQL.
+      const h = await numbersOf(history);
+      assert.deepEqual([h.from, h.to], ["2021-01", "2021-02"]);
       assert.deepEqual(
-        history.events_per_month,
+        h.events_per_month,
         byKey(
           await sql(
             pgliteDir,
@@ -84,7 +190,7 @@ Deno.test({
         ),
       );
       assert.deepEqual(
-        history.events_per_day,
+        h.events_per_day,
         byKey(
           await sql(
             pgliteDir,
@@ -93,7 +199,7 @@ Deno.test({
         ),
       );
       assert.deepEqual(
-        history.events_per_year,
+        h.events_per_year,
         byKey(
           await sql(
             pgliteDir,
@@ -107,42 +213,122 @@ Deno.test({
          FROM events GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`,
       );
       assert.deepEqual(
-        [history.top_user.user_id, history.top_user.events],
+        [h.top_users[0].user_id, h.top_users[0].events],
         [Number(topUser!.user_id), topUser!.events],
       );
-      assert.ok(Math.abs(history.top_user.amount - Number(topUser!.amount)) <= 0.011);
-      const [topDomain] = await sql(
-        pgliteDir,
-        `SELECT email_domain, count(DISTINCT user_id)::int AS users, count(*)::int AS events
-         FROM events GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 1`,
+      assert.ok(Math.abs(h.top_users[0].amount - Number(topUser!.amount)) <= 0.011);
+      const list = freeMail.map((d) => `'${d}'`).join(", ");
+      const ranked = (where: string) =>
+        sql(
+          pgliteDir,
+          `SELECT email_domain, count(DISTINCT user_id)::int AS users, count(*)::int AS events
+           FROM events WHERE ${where} GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 1`,
+        );
+      assert.deepEqual(h.top_domains[0], (await ranked(`email_domain NOT IN (${list})`))[0]);
+      assert.deepEqual(h.top_free_mail[0], (await ranked(`email_domain IN (${list})`))[0]);
+      const months = Object.values<number>(h.events_per_month);
+      assert.equal(h.rows, sum(months));
+      assert.equal(sum(Object.values<number>(h.events_per_year)), h.rows);
+      assert.equal(sum(Object.values<number>(h.events_per_day)), h.rows);
+      assert.equal(h.month_over_month.length, 2);
+      assert.equal(h.month_over_month[1].change, months[1]! - months[0]!);
+      assert.match(
+        h.sentences.month_over_month,
+        /^2021-02 had [\d,]+ events, [\d,]+ (more|fewer) than the month before \([+-][\d.]+ %\)\.$/,
       );
-      assert.deepEqual(history.top_domain, topDomain);
-      const months = Object.values(history.events_per_month) as number[];
-      assert.equal(history.rows, months.reduce((a, b) => a + b, 0));
-      assert.equal(history.month_over_month[1].change, months[1]! - months[0]!);
+      assert.ok(history.charts.some((c) => c.endsWith("/month_over_month.svg")));
+      // The ledger's latest successful run of each month is what the table holds.
+      for (const run of h.latest_runs) assert.equal(run.rows_loaded, run.table_rows, run.month);
 
-      // The file notebook's kept and rejected rows are what the load of the same month recorded.
-      const [feb] = await sql(
-        pgliteDir,
-        `SELECT count(*)::int AS n FROM events WHERE source_month = '2021-02-01'`,
-      );
-      assert.equal(explore.rows_kept, feb!.n);
-      const [ledger] = await sql(
-        pgliteDir,
-        `SELECT rows_read::int AS read, rows_rejected::int AS rejected FROM etl_runs
-         WHERE pipeline = 'events' AND month = '2021-02' AND status = 'succeeded'`,
-      );
-      assert.deepEqual(
-        { read: explore.rows_read, rejected: explore.rows_rejected },
-        ledger,
-      );
-      const perDay = Object.values(explore.events_per_day) as number[];
-      assert.equal(perDay.reduce((a, b) => a + b, 0), explore.rows_valid);
-      assert.equal(explore.reasons.length, 3);
+      // Each month's file notebook kept exactly what the load of that month recorded.
+      for (const [r, month] of [[jan, "2021-01"], [feb, "2021-02"]] as const) {
+        const n = await numbersOf(r);
+        const [loaded] = await sql(
+          pgliteDir,
+          `SELECT count(*)::int AS n FROM events WHERE source_month = '${month}-01'`,
+        );
+        assert.equal(n.rows_kept, loaded!.n, month);
+        const [ledger] = await sql(
+          pgliteDir,
+          `SELECT rows_read::int AS read, rows_rejected::int AS rejected FROM etl_runs
+           WHERE pipeline = 'events' AND month = '${month}' AND status = 'succeeded'`,
+        );
+        assert.deepEqual({ read: n.rows_read, rejected: n.rows_rejected }, ledger, month);
+      }
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test({
+  name: "deno task notebooks --month 2021-01: the history of one month says why there is no change",
+  ignore,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "etl-notebooks-month-" });
+    try {
+      const { env, pgliteDir } = await sandbox(dir);
+      const out = join(dir, "out");
+      const lines: string[] = [];
+      const code = await notebooksCommand(
+        ["--month", "2021-01", "--notebook", "warehouse_history", "--out", out],
+        { env, print: (l) => lines.push(l) },
+      );
+      assert.equal(code, 0, lines.join("\n"));
+      assert.match(
+        lines.join("\n"),
+        /^warehouse_history-2021-01: ok in [\d.]+ s -> .*warehouse_history-2021-01\.html/m,
+      );
+      const h = JSON.parse(
+        await Deno.readTextFile(join(out, "warehouse_history-2021-01/numbers.json")),
+      );
+      assert.deepEqual(h.months.map((m: { month: string }) => m.month), ["2021-01"]);
+      assert.deepEqual(
+        h.events_per_month,
+        byKey(
+          await sql(
+            pgliteDir,
+            `SELECT to_char(${utc}, 'YYYY-MM') AS k, count(*) AS n FROM events GROUP BY 1`,
+          ),
+        ),
+      );
+      assert.equal(h.month_over_month.length, 1);
+      assert.equal(
+        h.sentences.month_over_month,
+        "Month-over-month needs at least two months; only 2021-01 is in scope.",
+      );
+      const charts = [...Deno.readDirSync(join(out, "warehouse_history-2021-01"))].map((e) =>
+        e.name
+      );
+      assert.ok(charts.includes("events_per_month.svg"));
+      assert.ok(!charts.includes("month_over_month.svg"), "a one-bar month-over-month chart");
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test("planRuns() runs a month notebook per month and a range notebook once", () => {
+  const months = [{ year: 2021, month: 1 }, { year: 2021, month: 2 }];
+  assert.deepEqual(planRuns("explore_month", "month", months).map((r) => [r.run, r.parameters]), [
+    ["explore_month-2021-01", { NOTEBOOK_MONTH: "2021-01" }],
+    ["explore_month-2021-02", { NOTEBOOK_MONTH: "2021-02" }],
+  ]);
+  assert.deepEqual(planRuns("warehouse_history", "range", months, "transactions"), [{
+    name: "warehouse_history",
+    run: "warehouse_history-transactions-2021-01_2021-02",
+    parameters: {
+      NOTEBOOK_PIPELINE: "transactions",
+      NOTEBOOK_FROM: "2021-01",
+      NOTEBOOK_TO: "2021-02",
+    },
+  }]);
+  assert.deepEqual(planRuns("warehouse_history", "range", months.slice(1)).map((r) => r.run), [
+    "warehouse_history-2021-02",
+  ]);
+  assert.deepEqual(planRuns("explore_month", "month", []), [
+    { name: "explore_month", run: "explore_month", parameters: {} },
+  ]);
 });
 
 Deno.test({
@@ -213,21 +399,33 @@ Deno.test("cellError() keeps the failing cell and its error, without colour code
   assert.equal(cellError("one\ntwo"), "one\ntwo");
 });
 
-Deno.test("the committed notebooks are saved with their outputs cleared", async () => {
+Deno.test("the committed notebooks: outputs cleared, one parameters cell, no checks in cells", async () => {
   for await (const entry of Deno.readDir(join(ROOT, "notebooks"))) {
     if (!entry.name.endsWith(".ipynb")) continue;
     const nb = JSON.parse(await Deno.readTextFile(join(ROOT, "notebooks", entry.name)));
-    for (const cell of nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code")) {
+    const cells = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    for (const cell of cells) {
       assert.deepEqual(cell.outputs, [], `${entry.name} has saved outputs`);
       assert.equal(cell.execution_count, null, `${entry.name} has execution counts`);
     }
-    const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code")
-      .map((c: { source: string[] }) => c.source.join("")).join("\n");
+    const sources: string[] = cells.map((c: { source: string[] }) => c.source.join(""));
+    const code = sources.join("\n");
     assert.match(
       code,
       /from "\.\.\/src\/mod\.ts"/,
       `${entry.name} must import the project via src/mod.ts`,
     );
+    // Parameters: the first code cell, tagged as papermill tags it, and the only one reading the environment.
+    assert.deepEqual(cells[0].metadata.tags, ["parameters"], entry.name);
+    assert.match(sources[0]!, /Deno\.env\.get\("NOTEBOOK_/);
+    assert.deepEqual(
+      sources.slice(1).filter((s) => s.includes("Deno.env")),
+      [],
+      `${entry.name}: environment read outside the parameters cell`,
+    );
+    assert.ok(["month", "range"].includes(nb.metadata.events_worker?.scope), entry.name);
+    // Analysis only: cross-checks live in this file, not in cells.
+    assert.doesNotMatch(code, /throw new Error|console\.assert/, `${entry.name} checks in a cell`);
   }
 });
 
@@ -243,4 +441,16 @@ Deno.test("deno task notebooks: help, an unknown notebook, and a missing jupyter
       /apt-get install -y --no-install-recommends jupyter-nbconvert/.test(error.hint ?? ""),
   );
   await assert.rejects(() => notebooksCommand(["--colour"]), /Unknown option '--colour'/);
+  await assert.rejects(
+    () => notebooksCommand(["--month", "2021-13"]),
+    (error: unknown) => error instanceof UsageError && /--month '2021-13'/.test(error.message),
+  );
+  await assert.rejects(
+    () => notebooksCommand(["--month", "2021-01", "--from", "2021-01", "--to", "2021-02"]),
+    /--month together with --from\/--to/,
+  );
+  await assert.rejects(
+    () => notebooksCommand(["--pipeline", "nope"], { env: { LOG_LEVEL: "error" } }),
+    /Cannot use --pipeline 'nope'/,
+  );
 });

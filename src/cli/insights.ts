@@ -18,13 +18,15 @@ import { RunError, UsageError } from "../errors.ts";
 import { addSecrets, setupLogging } from "../log.ts";
 import { assertNotFuture, formatMonth, parseMonth } from "../month.ts";
 import { count } from "../report.ts";
-import { columnsFor } from "../insights/columns.ts";
+import { columnsFor, ROLE_INFO, type Unanswered, unanswered } from "../insights/columns.ts";
+import { loadFreeMailDomains } from "../insights/free_mail.ts";
 import { answerFile, FILE_QUESTIONS, type RowSelection } from "../insights/file.ts";
 import {
   answerable,
   type Answers,
   QUESTION_INFO,
   QUESTION_NAMES,
+  QUESTION_NEEDS,
   type QuestionName,
 } from "../insights/questions.ts";
 import { answerWarehouse, loadedMonths } from "../insights/warehouse.ts";
@@ -86,6 +88,33 @@ export interface InsightsReport {
   seconds: number;
   /** The answers, by question. */
   answers: Partial<Answers>;
+  /**
+   * Questions not asked because the pipeline has no column for a role they
+   * read (map one under `"roles"` in the pipelines file), each with the roles it lacks.
+   */
+  unanswered: Unanswered[];
+  /** Pipelines file where roles are mapped (named in the table output's advice). */
+  pipelinesFile: string;
+}
+
+/** Lines saying which questions were not asked and which columns they need. */
+export function renderUnanswered(
+  report: Pick<InsightsReport, "unanswered" | "pipelinesFile">,
+): string[] {
+  if (report.unanswered.length === 0) return [];
+  const width = Math.max(...report.unanswered.map((u) => u.question.length));
+  const lines = [
+    "",
+    `Not asked: this pipeline has no column for some roles (map columns to them under "roles" in ${report.pipelinesFile}):`,
+  ];
+  for (const u of report.unanswered) {
+    lines.push(
+      `  ${u.question.padEnd(width)}  needs ${
+        u.missing.map((r) => `${ROLE_INFO[r].key}: ${ROLE_INFO[r].describe}`).join("; ")
+      }`,
+    );
+  }
+  return lines;
 }
 
 /** Options of {@link insightsCommand}. */
@@ -161,6 +190,7 @@ export function renderTables(report: InsightsReport): string {
       }`,
     );
   }
+  lines.push(...renderUnanswered(report));
   for (const [name, rows] of Object.entries(report.answers) as Array<[QuestionName, object[]]>) {
     const info = QUESTION_INFO[name];
     lines.push("", info.title);
@@ -257,6 +287,9 @@ export async function insightsCommand(
   const possible = answerable(missing).filter((q) => useWarehouse || FILE_QUESTIONS.includes(q));
   const refused = (asked ?? []).filter((q) => !possible.includes(q));
   if (refused.length > 0) {
+    const lacking = [
+      ...new Set(refused.flatMap((q) => QUESTION_NEEDS[q].filter((r) => missing.includes(r)))),
+    ];
     throw new UsageError(
       `Cannot answer ${refused.map((q) => `'${q}'`).join(", ")} ${
         useWarehouse ? "from the warehouse" : "from one month's file"
@@ -264,14 +297,28 @@ export async function insightsCommand(
       {
         hint: refused.includes("month_over_month") && !useWarehouse
           ? "month_over_month compares loaded months: add --warehouse"
-          : `this pipeline has no column for: ${missing.join(", ") || "-"}`,
+          : `this pipeline has no column for: ${
+            lacking.map((r) => ROLE_INFO[r].key).join(", ") || "-"
+          }; map one under "roles" in ${config.pipelinesFile}, e.g. "roles": { "${
+            ROLE_INFO[lacking[0] ?? "user"].key
+          }": "<column>" }`,
       },
     );
   }
   const questions = asked ?? possible;
+  // Said, not silently dropped: what a full run would have asked and which columns it lacks.
+  const inScope = QUESTION_NAMES.filter((q) => useWarehouse || FILE_QUESTIONS.includes(q))
+    .filter((q) => !asked || asked.includes(q));
+  const notAsked = unanswered(
+    Object.fromEntries(inScope.map((q) => [q, QUESTION_NEEDS[q]])),
+    missing,
+  );
+  const freeMailDomains = await loadFreeMailDomains(config);
   const started = performance.now();
   const report: Omit<InsightsReport, "answers" | "seconds" | "from"> = {
     pipeline: pipeline!.name,
+    unanswered: notAsked,
+    pipelinesFile: config.pipelinesFile,
     source: useWarehouse ? "warehouse" : "file",
     month: month ? formatMonth(month) : null,
     since: since ? formatMonth(since) : null,
@@ -306,6 +353,7 @@ export async function insightsCommand(
       }
       answers = await answerWarehouse(warehouse, pipeline!, {
         columns,
+        freeMailDomains,
         top,
         binWidth,
         questions,
@@ -331,6 +379,7 @@ export async function insightsCommand(
     answers = await answerFile(file, pipeline!, {
       month: month!,
       columns,
+      freeMailDomains,
       top,
       binWidth,
       questions,

@@ -1,10 +1,23 @@
 /**
- * `deno task notebooks [--notebook NAME] [--out DIR]`
+ * `deno task notebooks [--month YYYY-MM | --from YYYY-MM --to YYYY-MM] [--pipeline NAME]
+ * [--notebook NAME] [--out DIR]`
  *
  * Executes the notebooks under `notebooks/` headless on the Deno Jupyter
- * kernel (`jupyter nbconvert --execute`), writes the executed copies and the
- * charts they draw (SVG) to the output folder (default `notebooks/out/`), and
- * fails when any cell fails, printing that cell and its error.
+ * kernel (`jupyter nbconvert --execute`), writes the executed copies, a
+ * standalone HTML report of each (`jupyter nbconvert --to html`, charts
+ * inline, code hidden) and the charts and numbers they save to the output
+ * folder (default `notebooks/out/`), and fails when any cell fails, printing
+ * that cell and its error.
+ *
+ * Parameters reach the notebooks' first cell (tagged `parameters`) as
+ * environment variables: `NOTEBOOK_PIPELINE`, and `NOTEBOOK_MONTH` for a
+ * notebook whose metadata says `"events_worker": {"scope": "month"}` (run
+ * once per month of `--from`..`--to`) or `NOTEBOOK_FROM`/`NOTEBOOK_TO` for
+ * `"scope": "range"` (run once over the range); `NOTEBOOK_OUT_DIR` is the
+ * run's own folder for charts and `numbers.json`. Each run is named after
+ * the notebook and its parameters (`explore_month-2021-02`,
+ * `warehouse_history-2021-01_2021-02`); without month flags the notebooks'
+ * own defaults apply and the run is named after the notebook.
  *
  * The kernel spec is installed into a temporary HOME (`deno jupyter
  * --install` follows HOME), so nothing is written to the developer's
@@ -17,16 +30,23 @@
  */
 
 import { basename, join, resolve } from "node:path";
+import { loadConfig, selectPipelines } from "../config.ts";
 import { UsageError } from "../errors.ts";
-import { parseFlags } from "./args.ts";
+import { formatMonth, type Month } from "../month.ts";
+import { monthsFromFlags, parseFlags } from "./args.ts";
 
 /** Help text of `notebooks`. */
-export const NOTEBOOKS_HELP = `Usage: deno task notebooks [--notebook NAME] [--out DIR]
+export const NOTEBOOKS_HELP =
+  `Usage: deno task notebooks [--month YYYY-MM | --from YYYY-MM --to YYYY-MM] [options]
 
-Executes the notebooks under notebooks/ on the Deno kernel (jupyter nbconvert) and writes the
-executed copies and their charts (SVG) to the output folder. Exit 1 if any cell fails.
+Executes the notebooks under notebooks/ on the Deno kernel (jupyter nbconvert) and writes, per
+run, the executed notebook, a standalone HTML report (charts inline) and the charts (SVG) and
+numbers.json the notebook saved, to the output folder. Exit 1 if any cell fails.
 
 Options:
+  --month YYYY-MM   explore that month; the history covers that month only
+  --from, --to      explore each month of the range; the history covers the range
+  --pipeline NAME   the pipeline (default: the first declared)
   --notebook NAME   only this notebook (repeatable), e.g. explore_month
   --out DIR         output folder (default notebooks/out)
   --help            this text
@@ -38,26 +58,109 @@ settings pass through from the environment.
 /** Folder of the notebooks, relative to the repository. */
 const NOTEBOOK_DIR = new URL("../../notebooks/", import.meta.url);
 
-/** Outcome of one notebook. */
+/** Outcome of one run of one notebook. */
 export interface NotebookResult {
   /** Notebook name, e.g. `explore_month`. */
   name: string;
+  /** Run name: the notebook and its parameters, e.g. `explore_month-2021-02`. */
+  run: string;
+  /** The parameters it got (the `NOTEBOOK_*` variables). */
+  parameters: Record<string, string>;
   /** True when every cell ran. */
   ok: boolean;
   /** Wall time in seconds. */
   seconds: number;
   /** The executed copy (only when it ran). */
   executed?: string;
+  /** The standalone HTML report (only when it ran). */
+  html?: string;
+  /** The folder the notebook saved its charts and `numbers.json` to. */
+  dir: string;
   /** SVG charts the notebook wrote. */
   charts: string[];
+  /**
+   * Charts the notebook wrote that its saved outputs lack (the headless
+   * runner occasionally drops an output): missing from the HTML too.
+   */
+  chartsNotShown: number;
   /** The failing cell and its error, when it failed. */
   error?: string;
+}
+
+/** How a notebook is parameterised (its metadata `events_worker.scope`). */
+export type NotebookScope = "month" | "range" | "none";
+
+/** One planned run: a notebook and the parameters it gets. */
+export interface NotebookRun {
+  /** Notebook name. */
+  name: string;
+  /** Run name (see {@link NotebookResult.run}). */
+  run: string;
+  /** `NOTEBOOK_*` variables. */
+  parameters: Record<string, string>;
+}
+
+/**
+ * The runs of notebook `name` (of `scope`) for `months` (oldest first; empty:
+ * the notebook's defaults) and `pipeline`: a month notebook runs once per
+ * month, a range notebook once over the first to the last month.
+ */
+export function planRuns(
+  name: string,
+  scope: NotebookScope,
+  months: readonly Month[],
+  pipeline?: string,
+): NotebookRun[] {
+  const base: Record<string, string> = pipeline ? { NOTEBOOK_PIPELINE: pipeline } : {};
+  const suffix = pipeline ? `-${pipeline}` : "";
+  if (months.length === 0 || scope === "none") {
+    return [{ name, run: `${name}${suffix}`, parameters: base }];
+  }
+  if (scope === "month") {
+    return months.map((m) => ({
+      name,
+      run: `${name}${suffix}-${formatMonth(m)}`,
+      parameters: { ...base, NOTEBOOK_MONTH: formatMonth(m) },
+    }));
+  }
+  const from = formatMonth(months[0]!);
+  const to = formatMonth(months.at(-1)!);
+  return [{
+    name,
+    run: `${name}${suffix}-${from === to ? from : `${from}_${to}`}`,
+    parameters: { ...base, NOTEBOOK_FROM: from, NOTEBOOK_TO: to },
+  }];
+}
+
+/** The `events_worker.scope` of a notebook file (`none` when it declares none). */
+export async function notebookScope(path: string): Promise<NotebookScope> {
+  const nb = JSON.parse(await Deno.readTextFile(path));
+  const scope = nb?.metadata?.events_worker?.scope;
+  return scope === "month" || scope === "range" ? scope : "none";
+}
+
+/** Charts (SVG outputs) in an executed notebook. */
+async function shownCharts(path: string): Promise<number> {
+  try {
+    const nb = JSON.parse(await Deno.readTextFile(path));
+    let n = 0;
+    for (const cell of nb.cells ?? []) {
+      for (const out of cell.outputs ?? []) if (out?.data?.["image/svg+xml"]) n++;
+    }
+    return n;
+  } catch {
+    return 0;
+  }
 }
 
 /** Options of {@link runNotebooks}. */
 export interface RunNotebooksOptions {
   /** Notebook names (without `.ipynb`). Default: every notebook in the folder. */
   notebooks?: string[];
+  /** Months (oldest first) to run the notebooks for (see {@link planRuns}). Default: their own. */
+  months?: Month[];
+  /** Pipeline to explore. Default: the notebooks' own (the first declared). */
+  pipeline?: string;
   /** Folder of the notebooks. Default: the repository's `notebooks/`. */
   notebookDir?: string;
   /** Output folder. Default `notebooks/out` under the repository. */
@@ -185,9 +288,17 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
     if (install.code !== 0) {
       throw new Error(`deno jupyter --install failed: ${install.stderr.trim()}`);
     }
-    const results: NotebookResult[] = [];
+    const runs: NotebookRun[] = [];
     for (const name of names) {
+      const scope = await notebookScope(join(notebookDir, `${name}.ipynb`));
+      runs.push(...planRuns(name, scope, options.months ?? [], options.pipeline));
+    }
+    const results: NotebookResult[] = [];
+    for (const { name, run: runName, parameters } of runs) {
       const started = performance.now();
+      const dir = join(outDir, runName);
+      // A previous run's charts must not pass for this run's.
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
       const run = await output(jupyter, [
         "nbconvert",
         "--to",
@@ -198,23 +309,50 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
         "--output-dir",
         outDir,
         "--output",
-        `${name}.ipynb`,
+        `${runName}.ipynb`,
         join(notebookDir, `${name}.ipynb`),
+      ], { ...env, ...parameters, NOTEBOOK_OUT_DIR: dir });
+      const charts = await svgsIn(dir);
+      const base = { name, run: runName, parameters, dir, charts };
+      if (run.code !== 0) {
+        const seconds = Math.round((performance.now() - started) / 100) / 10;
+        const error = cellError(run.stderr);
+        results.push({ ...base, ok: false, seconds, chartsNotShown: 0, error });
+        print(`${runName}: FAILED after ${seconds} s\n${error}`);
+        continue;
+      }
+      const executed = join(outDir, `${runName}.ipynb`);
+      // The report for people who never open Jupyter: one page, charts inline, no code.
+      const html = join(outDir, `${runName}.html`);
+      const exported = await output(jupyter, [
+        "nbconvert",
+        "--to",
+        "html",
+        "--no-input",
+        "--output-dir",
+        outDir,
+        "--output",
+        `${runName}.html`,
+        executed,
       ], env);
       const seconds = Math.round((performance.now() - started) / 100) / 10;
-      const charts = await svgsIn(join(outDir, name));
-      if (run.code === 0) {
-        const executed = join(outDir, `${name}.ipynb`);
-        results.push({ name, ok: true, seconds, executed, charts });
+      if (exported.code !== 0) {
+        const error = `jupyter nbconvert --to html failed:\n${
+          exported.stderr.trim().split("\n").slice(-10).join("\n")
+        }`;
+        results.push({ ...base, ok: false, seconds, executed, chartsNotShown: 0, error });
+        print(`${runName}: FAILED after ${seconds} s\n${error}`);
+        continue;
+      }
+      const chartsNotShown = Math.max(0, charts.length - await shownCharts(executed));
+      results.push({ ...base, ok: true, seconds, executed, html, chartsNotShown });
+      print(
+        `${runName}: ok in ${seconds} s -> ${html} (${charts.length} charts and numbers.json in ${dir})`,
+      );
+      if (chartsNotShown > 0) {
         print(
-          `${name}: ok in ${seconds} s -> ${executed} (${charts.length} charts in ${
-            join(outDir, name)
-          })`,
+          `${runName}: warning: ${chartsNotShown} chart(s) missing from the saved outputs and the HTML (the headless runner dropped them); the SVG files in ${dir} are complete`,
         );
-      } else {
-        const error = cellError(run.stderr);
-        results.push({ name, ok: false, seconds, charts, error });
-        print(`${name}: FAILED after ${seconds} s\n${error}`);
       }
     }
     return results;
@@ -223,12 +361,26 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
   }
 }
 
+/** Options of {@link notebooksCommand}. */
+export interface NotebooksCommandOptions {
+  /** Progress lines. Default: stdout. */
+  print?: (line: string) => void;
+  /** Extra environment for the kernel (see {@link RunNotebooksOptions.env}). Default none. */
+  env?: Record<string, string>;
+  /** Clock, for refusing future months. Default: the system clock. */
+  now?: () => Date;
+}
+
 /** Runs `notebooks`; returns the exit code (1 when any notebook failed). */
 export async function notebooksCommand(
   args: string[],
-  options: { print?: (line: string) => void } = {},
+  options: NotebooksCommandOptions = {},
 ): Promise<number> {
   const flags = parseFlags("notebooks", args, {
+    month: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+    pipeline: { type: "string" },
     notebook: { type: "string", multiple: true },
     out: { type: "string" },
     help: { type: "boolean" },
@@ -238,9 +390,19 @@ export async function notebooksCommand(
     print(NOTEBOOKS_HELP);
     return 0;
   }
+  const anyMonth = flags.month !== undefined || flags.from !== undefined || flags.to !== undefined;
+  const months = anyMonth ? monthsFromFlags(flags, (options.now ?? (() => new Date()))()) : [];
+  if (flags.pipeline !== undefined) {
+    // Refused here, with the declared names, rather than as a failing first cell.
+    const config = await loadConfig({ env: { ...Deno.env.toObject(), ...options.env } });
+    selectPipelines(config, flags.pipeline);
+  }
   const results = await runNotebooks({
     ...(flags.notebook ? { notebooks: flags.notebook.map((n) => basename(n, ".ipynb")) } : {}),
     ...(flags.out ? { outDir: flags.out } : {}),
+    ...(months.length ? { months } : {}),
+    ...(flags.pipeline ? { pipeline: flags.pipeline } : {}),
+    ...(options.env ? { env: options.env } : {}),
     print,
   });
   const failed = results.filter((r) => !r.ok);

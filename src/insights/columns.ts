@@ -2,12 +2,14 @@
  * Which columns the insights read. The questions are written for the
  * `events` pipeline (`event_time`, `user_id`, `email_domain`, `country`,
  * `event_type`, `amount`); another pipeline maps its own columns onto these
- * roles, and a question whose column is missing is simply not asked.
+ * roles with `"roles"` in the pipelines file (or they are found by name), and
+ * a question whose column is missing is not asked: {@link unanswered} says
+ * which and why.
  *
  * @module
  */
 
-import { type Pipeline, sortKeyOf } from "../contract.ts";
+import { type Pipeline, type Roles, sortKeyOf } from "../contract.ts";
 
 /** The column playing each role, as named in the file and the warehouse table. */
 export interface InsightColumns {
@@ -46,9 +48,27 @@ const CANDIDATES: Record<Exclude<Role, "time" | "domain">, string[]> = {
 };
 
 /**
- * The columns of `pipeline` for each role (`overrides` win), and the roles
- * it has no column for. The time column is the pipeline's sort key; the
- * domain is its `email_domain` derived column.
+ * What each role is, in words, and the key that maps it under `"roles"` in
+ * the pipelines file (the domain is mapped through its e-mail column).
+ */
+export const ROLE_INFO: Readonly<Record<Role, { describe: string; key: keyof Roles }>> = {
+  time: { describe: "a timestamp column (when)", key: "time" },
+  user: { describe: "a user or account id column (who)", key: "user" },
+  domain: {
+    describe: "an e-mail column with an email_domain derived column (which company)",
+    key: "email",
+  },
+  country: { describe: "a country column (where)", key: "country" },
+  type: { describe: "an event type or category column (what kind)", key: "type" },
+  amount: { describe: "an int or float amount column (how much)", key: "amount" },
+};
+
+/**
+ * The columns of `pipeline` for each role, and the roles it has no column
+ * for. Precedence: `overrides`, then the pipeline's `"roles"`, then names the
+ * events contract uses (`user_id`, `account_id`, `amount`, ...). The time
+ * column defaults to the pipeline's sort key; the domain is the
+ * `email_domain` derived column (of `roles.email` when given).
  *
  * @example
  * ```ts
@@ -64,12 +84,14 @@ export function columnsFor(
     ...pipeline.columns.map((c) => c.name),
     ...pipeline.derived.map((d) => d.name),
   ]);
+  const roles = pipeline.roles ?? {};
+  const domains = pipeline.derived.filter((d) => d.kind === "email_domain");
   const found: Partial<InsightColumns> = {
-    time: sortKeyOf(pipeline),
-    domain: pipeline.derived.find((d) => d.kind === "email_domain")?.name,
+    time: roles.time ?? sortKeyOf(pipeline),
+    domain: (roles.email ? domains.find((d) => d.from === roles.email) : domains[0])?.name,
   };
   for (const [role, options] of Object.entries(CANDIDATES)) {
-    found[role as Role] = options.find((n) => names.has(n));
+    found[role as Role] = roles[role as keyof Roles] ?? options.find((n) => names.has(n));
   }
   const columns = { ...EVENTS_COLUMNS };
   const missing: Role[] = [];
@@ -79,4 +101,28 @@ export function columnsFor(
     else missing.push(role);
   }
   return { columns, missing };
+}
+
+/** A question that is not asked, and why. */
+export interface Unanswered {
+  /** The question's name. */
+  question: string;
+  /** Every role it reads. */
+  needs: Role[];
+  /** The roles among those the pipeline has no column for. */
+  missing: Role[];
+}
+
+/**
+ * The questions of `needs` (question name -> roles it reads) that cannot be
+ * asked with `missing` roles, each with the roles it lacks.
+ */
+export function unanswered(
+  needs: Readonly<Record<string, readonly Role[]>>,
+  missing: readonly Role[],
+): Unanswered[] {
+  return Object.entries(needs).flatMap(([question, roles]) => {
+    const lacks = roles.filter((r) => missing.includes(r));
+    return lacks.length ? [{ question, needs: [...roles], missing: lacks }] : [];
+  });
 }

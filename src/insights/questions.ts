@@ -16,6 +16,22 @@ import pl from "nodejs-polars";
 import type { Expr, LazyFrame } from "../polars.ts";
 import { quoteIdent, type Statement } from "../sinks/sql.ts";
 import { EVENTS_COLUMNS, type InsightColumns, type Role } from "./columns.ts";
+import { DOMAIN } from "./free_mail.ts";
+
+// `src/mod.ts` re-exports this module whole (`export *`), so the insights' newer helpers
+// reach the notebooks through it from here: sentences, the free-mail list, the predicate's
+// threshold and the unanswered-question report.
+export * from "./sentences.ts";
+export {
+  FREE_MAIL_FILE,
+  freeMailPaths,
+  loadFreeMailDomains,
+  parseFreeMailDomains,
+  splitFreeMail,
+} from "./free_mail.ts";
+export { predicateThreshold } from "./threshold.ts";
+export { ROLE_INFO, type Unanswered, unanswered } from "./columns.ts";
+export type { ChartRule, HistogramOptions } from "./charts.ts";
 
 /** Events (and summed amount) in one calendar year (UTC). */
 export interface YearCount {
@@ -153,8 +169,10 @@ export interface Answers {
   events_per_type: TypeCount[];
   /** The most active users. */
   top_users: UserCount[];
-  /** The most represented companies (e-mail domains), by distinct users. */
+  /** The most represented companies (e-mail domains that are not free-mail), by distinct users. */
   top_domains: DomainCount[];
+  /** The most represented free-mail domains (gmail.com, ...: people, not companies). */
+  top_free_mail: DomainCount[];
   /** The most represented countries, by distinct users. */
   top_countries: CountryCount[];
   /** The busiest days. */
@@ -182,6 +200,12 @@ export interface QuestionOptions {
   top?: number;
   /** Width of the amount histogram's bins. Default 100. */
   binWidth?: number;
+  /**
+   * Free-mail domains (see `loadFreeMailDomains`): ranked in `top_free_mail`,
+   * left out of the companies in `top_domains`. Default none (every domain
+   * counts as a company).
+   */
+  freeMailDomains?: readonly string[];
 }
 
 /** {@link QuestionOptions} with the defaults applied. */
@@ -192,6 +216,8 @@ export interface ResolvedOptions {
   top: number;
   /** Width of the amount histogram's bins. */
   binWidth: number;
+  /** Free-mail domains, lower case. */
+  freeMailDomains: readonly string[];
 }
 
 /** Applies the defaults; refuses a top or bin width that is not a positive number. */
@@ -202,7 +228,11 @@ export function resolveOptions(options: QuestionOptions = {}): ResolvedOptions {
   if (!Number.isFinite(binWidth) || binWidth <= 0) {
     throw new RangeError(`binWidth must be > 0, got ${binWidth}`);
   }
-  return { columns: options.columns ?? { ...EVENTS_COLUMNS }, top, binWidth };
+  const freeMailDomains = options.freeMailDomains ?? [];
+  // They are spliced into SQL as literals: only plain domain names get there.
+  const bad = freeMailDomains.find((d) => !DOMAIN.test(d));
+  if (bad !== undefined) throw new RangeError(`'${bad}' is not a lower-case domain name`);
+  return { columns: options.columns ?? { ...EVENTS_COLUMNS }, top, binWidth, freeMailDomains };
 }
 
 /** The quantiles of {@link AmountStat}, by name. */
@@ -451,11 +481,33 @@ const topUsers: Question<"top_users"> = {
     rs.map((r) => ({ user_id: num(r.user_id), events: num(r.events), amount: cents(r.amount) })),
 };
 
-function represented<N extends "top_domains" | "top_countries">(
+/** Which values of the column a "most represented" question ranks. */
+type Among = "all" | "companies" | "free_mail";
+
+/** The Polars filter of `among` over column `c`. */
+function amongExpr(c: string, among: Among, o: ResolvedOptions): Expr {
+  const present = pl.col(c).isNotNull();
+  if (among === "all") return present;
+  if (o.freeMailDomains.length === 0) return among === "companies" ? present : pl.lit(false);
+  const free = pl.col(c).isIn([...o.freeMailDomains]);
+  return among === "companies" ? present.and(free.not()) : present.and(free);
+}
+
+/** The SQL condition of `among` over column `c` (domains are validated, see resolveOptions). */
+function amongSql(c: string, among: Among, o: ResolvedOptions): string {
+  const present = `${q(c)} IS NOT NULL`;
+  if (among === "all") return present;
+  if (o.freeMailDomains.length === 0) return among === "companies" ? present : "1 = 0";
+  const list = o.freeMailDomains.map((d) => `'${d}'`).join(", ");
+  return `${present} AND ${q(c)} ${among === "companies" ? "NOT IN" : "IN"} (${list})`;
+}
+
+function represented<N extends "top_domains" | "top_free_mail" | "top_countries">(
   name: N,
   title: string,
   role: "domain" | "country",
   key: "email_domain" | "country",
+  among: Among,
 ): Question<N> {
   return {
     name,
@@ -464,7 +516,7 @@ function represented<N extends "top_domains" | "top_countries">(
     needs: [role, "user"],
     plan: ({ rows }, o) =>
       sortDesc(
-        rows.filter(pl.col(o.columns[role]).isNotNull()).groupBy(
+        rows.filter(amongExpr(o.columns[role], among, o)).groupBy(
           pl.col(o.columns[role]).alias(key),
         ).agg(
           pl.col(o.columns.user).nUnique().cast(pl.Float64).alias("users"),
@@ -478,8 +530,8 @@ function represented<N extends "top_domains" | "top_countries">(
         `SELECT ${q(o.columns[role])} AS "${key}", COUNT(DISTINCT ${
           q(o.columns.user)
         }) AS "users", COUNT(*) AS "events" {from}${scope.where ? " AND" : " WHERE"} ${
-          q(o.columns[role])
-        } IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT ${o.top}`,
+          amongSql(o.columns[role], among, o)
+        } GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT ${o.top}`,
         scope,
       ),
     rows: (rs) =>
@@ -565,11 +617,19 @@ export const QUESTIONS = [
   topUsers,
   represented(
     "top_domains",
-    "Most represented companies (e-mail domains)",
+    "Most represented companies (e-mail domains, free-mail apart)",
     "domain",
     "email_domain",
+    "companies",
   ),
-  represented("top_countries", "Most represented countries", "country", "country"),
+  represented(
+    "top_free_mail",
+    "Most represented free-mail domains (people, not companies)",
+    "domain",
+    "email_domain",
+    "free_mail",
+  ),
+  represented("top_countries", "Most represented countries", "country", "country", "all"),
   busiestDays,
   busiestHours,
   amountStats,
@@ -601,17 +661,19 @@ export const QUESTION_INFO: Readonly<
   },
 } as unknown as Record<QuestionName, { title: string; fields: readonly string[] }>;
 
+/** The roles each question reads (`kept_share` reads none: it counts rows). */
+export const QUESTION_NEEDS: Readonly<Record<QuestionName, readonly Role[]>> = {
+  ...Object.fromEntries(QUESTIONS.map((x) => [x.name, x.needs])),
+  kept_share: [],
+  month_over_month: ["time", "amount"],
+} as unknown as Record<QuestionName, readonly Role[]>;
+
 /**
  * The questions that can be asked when the pipeline has no column for the
  * `missing` roles (see `columnsFor`).
  */
 export function answerable(missing: readonly Role[]): QuestionName[] {
-  const lacks = (needs: readonly Role[]) => needs.some((r) => missing.includes(r));
-  return QUESTION_NAMES.filter((name) => {
-    if (name === "kept_share") return true;
-    if (name === "month_over_month") return !lacks(["time", "amount"]);
-    return !lacks(QUESTIONS.find((q) => q.name === name)!.needs);
-  });
+  return QUESTION_NAMES.filter((name) => !QUESTION_NEEDS[name].some((r) => missing.includes(r)));
 }
 
 /**

@@ -30,6 +30,8 @@ export interface AnswerWarehouseOptions extends QuestionOptions {
   month?: Month;
   /** Only months from this one on. Default: every loaded month. */
   since?: Month;
+  /** Only months up to this one (with or without `since`). Default: no upper bound. */
+  until?: Month;
   /** Questions to answer. Default: all of them. */
   questions?: readonly QuestionName[];
 }
@@ -45,10 +47,10 @@ export interface LoadedMonth {
 /** The table, and the `WHERE` on `source_month` the options ask for. */
 export function scopeOf(
   pipeline: ResolvedPipeline,
-  options: Pick<AnswerWarehouseOptions, "month" | "since">,
+  options: Pick<AnswerWarehouseOptions, "month" | "since" | "until">,
 ): SqlScope {
-  if (options.month && options.since) {
-    throw new RangeError("give either month or since, not both");
+  if (options.month && (options.since || options.until)) {
+    throw new RangeError("give either month or since/until, not both");
   }
   const table = pipeline.table;
   if (options.month) {
@@ -58,14 +60,17 @@ export function scopeOf(
       params: [`${formatMonth(options.month)}-01`],
     };
   }
+  const bounds: string[] = [];
+  const params: string[] = [];
   if (options.since) {
-    return {
-      table,
-      where: `WHERE "source_month" >= $1`,
-      params: [`${formatMonth(options.since)}-01`],
-    };
+    params.push(`${formatMonth(options.since)}-01`);
+    bounds.push(`"source_month" >= $${params.length}`);
   }
-  return { table, where: "", params: [] };
+  if (options.until) {
+    params.push(`${formatMonth(options.until)}-01`);
+    bounds.push(`"source_month" <= $${params.length}`);
+  }
+  return { table, where: bounds.length ? `WHERE ${bounds.join(" AND ")}` : "", params };
 }
 
 async function tableExists(warehouse: Warehouse, table: string): Promise<boolean> {
@@ -97,7 +102,7 @@ export async function loadedMonths(
 export async function keptShareByMonth(
   warehouse: Warehouse,
   pipeline: ResolvedPipeline,
-  options: Pick<AnswerWarehouseOptions, "month" | "since"> = {},
+  options: Pick<AnswerWarehouseOptions, "month" | "since" | "until"> = {},
 ): Promise<KeptShare[]> {
   if (!(await tableExists(warehouse, LEDGER_TABLE))) return [];
   const params: string[] = [pipeline.name];
@@ -105,9 +110,15 @@ export async function keptShareByMonth(
   if (options.month) {
     where += ` AND month = $2`;
     params.push(formatMonth(options.month));
-  } else if (options.since) {
-    where += ` AND month >= $2`;
-    params.push(formatMonth(options.since));
+  } else {
+    if (options.since) {
+      params.push(formatMonth(options.since));
+      where += ` AND month >= $${params.length}`;
+    }
+    if (options.until) {
+      params.push(formatMonth(options.until));
+      where += ` AND month <= $${params.length}`;
+    }
   }
   const rows = await warehouse.query(
     `SELECT month, rows_read, rows_rejected, rows_matched, finished_at FROM ${LEDGER_TABLE} WHERE ${where} ORDER BY month, finished_at`,

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { EtlError } from "./src/errors.ts";
-import { redact } from "./src/log.ts";
+import { EtlError } from "./src/_shared/errors.ts";
+import { redact } from "./src/_shared/log.ts";
 
 type Command = (args: string[]) => Promise<number>;
 

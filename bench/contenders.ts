@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { ProcessSpec } from "./measure.ts";
-import { findPostgresBin } from "../tests/support/postgres.ts";
+import { findPostgresBin } from "../testing/postgres.ts";
 import { S3RVER_KEY } from "./s3.ts";
 
 /** The project root (where `main.ts` and `config/` are). */

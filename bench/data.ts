@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { parseMonth } from "../src/month.ts";
+import { parseMonth } from "../src/contract/month.ts";
 import { writeGenerated } from "../src/generate/rows.ts";
 
 /** The month every contender processes. */

@@ -14,7 +14,7 @@
 
 import pl from "nodejs-polars";
 import { join } from "node:path";
-import { planStage } from "../src/stage.ts";
+import { planStage } from "../src/stage/stage.ts";
 import { ROOT } from "./contenders.ts";
 import { KEY } from "./data.ts";
 import { eventsPipeline } from "./peers/load_common.ts";

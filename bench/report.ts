@@ -441,7 +441,7 @@ export function renderMarkdown(r: Results): string {
   parts.push([
     '- Each contender is one process started with a clean environment (PATH, HOME, plus its own settings) under `/usr/bin/time -f "%e %U %S %M"`: wall, user+sys CPU and peak RSS (`ru_maxrss`) come from the OS. Peak RSS counts touched pages of memory-mapped files.',
     "- worker-local / worker-s3: `main.ts run --month 2021-02 --pipeline events --dry-run` (scan, contract check and quarantine, predicate, derived columns, staged Parquet and its split; no publish, no load), `LOG_LEVEL=error`, `PGLITE_DIR` a pre-initialised temp folder (used only if the dry run opens the warehouse). worker-s3 reads from s3rver running in a separate process (not counted).",
-    "- Load rates are timed inside the loader around the project's `Warehouse.loadMonth()` on a processed-shaped Parquet (the floor's output given contract types, derived and system columns with the project's own expressions); the PostgreSQL cluster is `tests/support/postgres.ts` (fsync off, /dev/shm).",
+    "- Load rates are timed inside the loader around the project's `Warehouse.loadMonth()` on a processed-shaped Parquet (the floor's output given contract types, derived and system columns with the project's own expressions); the PostgreSQL cluster is `testing/postgres.ts` (fsync off, /dev/shm).",
     "- Ratios are medians measured in this run; the machine is shared, so compare the load averages above before comparing runs.",
   ].join("\n"));
   return parts.join("\n\n") + "\n";

@@ -6,7 +6,7 @@
  * `deno run -A bench/s3_server.ts [bucket ...]` prints one JSON line
  * `{"endpoint":"http://127.0.0.1:PORT","directory":"..."}` once it listens, then serves
  * until SIGTERM / SIGINT or until its standard input closes, and removes the directory.
- * Accepts the credentials `S3RVER` / `S3RVER` (as `tests/support/s3.ts`; no signature
+ * Accepts the credentials `S3RVER` / `S3RVER` (as `testing/s3.ts`; no signature
  * check in front of it here: the benchmark measures reading, not auth).
  *
  * @module

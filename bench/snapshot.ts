@@ -17,7 +17,7 @@ export const SNAPSHOT_PATHS: readonly string[] = [
   "deno.lock",
   "src",
   "config",
-  "tests/support",
+  "testing",
   "datasets/2021",
   "bench/peers/polars_floor.ts",
   "bench/peers/pandas_filter.py",

@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { Config } from "./config.ts";
-import { RunError } from "./errors.ts";
+import type { Config } from "./config/load.ts";
+import { RunError } from "./_shared/errors.ts";
 import { ConsoleNotifier } from "./notify/console.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import { PgliteWarehouse } from "./sinks/pglite.ts";

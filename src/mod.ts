@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { answerFile, loadConfig, openSource, parseMonth } from "../src/mod.ts";
+ * import { answerFile, loadConfig, openSource, parseMonth } from "./mod.ts";
  * const config = await loadConfig();
  * const pipeline = config.pipelines[0]!;
  * const month = parseMonth("2021-02");
@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 /** Absolute path of the repository (the folder holding `deno.json`), with a trailing slash. */
 export const projectRoot: string = fileURLToPath(new URL("../", import.meta.url));
 
-export { type Config, loadConfig, type ResolvedPipeline, selectPipelines } from "./config.ts";
+export { type Config, loadConfig, type ResolvedPipeline, selectPipelines } from "./config/load.ts";
 export { openNotifier, openSource, openWarehouse } from "./adapters.ts";
 export {
   type Column,
@@ -31,9 +31,9 @@ export {
   type Pipeline,
   predicateColumns,
   sortKeyOf,
-} from "./contract.ts";
-export { EtlError, RunError, UsageError } from "./errors.ts";
-export { readHeader } from "./header.ts";
+} from "./contract/schema.ts";
+export { EtlError, RunError, UsageError } from "./_shared/errors.ts";
+export { readHeader } from "./stage/header.ts";
 export {
   compareMonths,
   daysInMonth,
@@ -43,16 +43,16 @@ export {
   nextMonth,
   parseMonth,
   previousMonth,
-} from "./month.ts";
+} from "./contract/month.ts";
 export { runMonth } from "./pipeline.ts";
-export type { RunReport } from "./report.ts";
-export { stageMonth, type StageResult } from "./stage.ts";
-export { LEDGER_TABLE, type LedgerRow } from "./sinks/sql.ts";
+export type { RunReport } from "./notify/report.ts";
+export { stageMonth, type StageResult } from "./stage/stage.ts";
+export { LEDGER_TABLE, type LedgerRow } from "./ledger/rows.ts";
 export type { Warehouse } from "./sinks/warehouse.ts";
 export type { Source, SourceFile } from "./sources/source.ts";
 export { LocalSource } from "./sources/local.ts";
 export { S3Source } from "./sources/s3.ts";
-export { formatTable } from "./cli/table.ts";
+export { formatTable } from "./_shared/table.ts";
 export { formatCsv } from "./_shared/csv.ts";
 
 export { columnsFor, EVENTS_COLUMNS, type InsightColumns } from "./insights/columns.ts";

@@ -6,19 +6,19 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "./config.ts";
-import { messageOf, RunError, type Step } from "./errors.ts";
-import { log, redact } from "./log.ts";
-import { formatMonth, type Month } from "./month.ts";
+import type { ResolvedPipeline } from "./config/load.ts";
+import { messageOf, RunError, type Step } from "./_shared/errors.ts";
+import { log, redact } from "./_shared/log.ts";
+import { formatMonth, type Month } from "./contract/month.ts";
 import type { Notifier } from "./notify/notifier.ts";
-import type { RunReport } from "./report.ts";
-import { isNetworkError, retry } from "./retry.ts";
-import type { LedgerRow } from "./sinks/sql.ts";
+import type { RunReport } from "./notify/report.ts";
+import { isNetworkError, retry } from "./_shared/retry.ts";
+import type { LedgerRow } from "./ledger/rows.ts";
 import type { Warehouse } from "./sinks/warehouse.ts";
 import { processedKey, quarantineKey, type Source, type SourceFile } from "./sources/source.ts";
-import { readHeader } from "./header.ts";
+import { readHeader } from "./stage/header.ts";
 import { join } from "node:path";
-import { stageMonth } from "./stage.ts";
+import { stageMonth } from "./stage/stage.ts";
 import { faultPoint } from "./_shared/fault_points.ts";
 
 /** What a run talks to. */

@@ -4,14 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { generateCommand } from "../src/cli/generate.ts";
 import { monthsCommand } from "../src/cli/months.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { statusCommand } from "../src/cli/status.ts";
 import { uploadCommand } from "../src/cli/upload.ts";
 import { main } from "../main.ts";
-import { UsageError } from "../src/errors.ts";
+import { UsageError } from "../src/_shared/errors.ts";
 import { workspace } from "./support/workspace.ts";
 
 Deno.test("generate writes deterministic months for every pipeline, with malformed rows on request", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadConfig, selectPipelines } from "../src/config.ts";
-import { ConfigError, UsageError } from "../src/errors.ts";
+import { loadConfig, selectPipelines } from "../src/config/load.ts";
+import { ConfigError, UsageError } from "../src/_shared/errors.ts";
 
 async function withPipelines(json: unknown): Promise<string> {
   const dir = await Deno.makeTempDir();

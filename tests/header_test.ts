@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { RunError } from "../src/errors.ts";
-import { matchHeader } from "../src/header.ts";
+import { RunError } from "../src/_shared/errors.ts";
+import { matchHeader } from "../src/stage/header.ts";
 import { samplePipeline } from "./support/fixtures.ts";
 
 const pipeline = samplePipeline();

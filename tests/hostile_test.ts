@@ -4,7 +4,7 @@
  * with a message that names the value and the fix, never a stack trace.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { runMonth } from "../src/pipeline.ts";
 import { openNotifier, openSource } from "../src/adapters.ts";
 import { PgliteWarehouse } from "../src/sinks/pglite.ts";
@@ -30,7 +30,7 @@ Deno.test("hostile inputs: each is loaded, quarantined with a reason, or refused
         await ws.write(key, c.content);
         const pipeline = { ...events, max_rejected_share: c.maxRejectedShare ?? 0.9 };
         const report = await runMonth(deps, pipeline, month);
-        const summary = (await import("../src/report.ts")).summaryLine(report);
+        const summary = (await import("../src/notify/report.ts")).summaryLine(report);
         assert.equal(report.status, c.expect.status, summary);
         assert.doesNotMatch(summary, /^\s+at .+:\d+:\d+/m);
         if (c.expect.step) assert.equal(report.error?.step, c.expect.step, summary);

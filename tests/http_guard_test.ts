@@ -4,12 +4,12 @@
  * or a credential-bearing URL.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { openWarehouse } from "../src/adapters.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { createHandler } from "../src/serve/http.ts";
-import { addSecrets } from "../src/log.ts";
-import { findPostgresBin, startPostgres } from "./support/postgres.ts";
+import { addSecrets } from "../src/_shared/log.ts";
+import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
 import { workspace } from "./support/workspace.ts";
 

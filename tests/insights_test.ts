@@ -8,15 +8,15 @@ import assert from "node:assert/strict";
 import { openWarehouse } from "../src/adapters.ts";
 import { insightsCommand, renderCsv } from "../src/cli/insights.ts";
 import { runCommand } from "../src/cli/run.ts";
-import { type Config, loadConfig, type ResolvedPipeline } from "../src/config.ts";
+import { type Config, loadConfig, type ResolvedPipeline } from "../src/config/load.ts";
 import { columnsFor } from "../src/insights/columns.ts";
 import {
   freeMailPaths,
   loadFreeMailDomains,
   SHIPPED_FREE_MAIL_FILE,
 } from "../src/insights/free_mail.ts";
-import { ConfigError } from "../src/errors.ts";
-import { parsePipelinesFile } from "../src/contract.ts";
+import { ConfigError } from "../src/_shared/errors.ts";
+import { parsePipelinesFile } from "../src/contract/schema.ts";
 import { answerFile, FILE_QUESTIONS } from "../src/insights/file.ts";
 import {
   type Answers,
@@ -25,11 +25,11 @@ import {
   resolveOptions,
 } from "../src/insights/questions.ts";
 import { answerWarehouse, loadedMonths } from "../src/insights/warehouse.ts";
-import type { Month } from "../src/month.ts";
+import type { Month } from "../src/contract/month.ts";
 import type { SourceFile } from "../src/sources/source.ts";
 import { startRedshiftDataApi } from "./doubles/redshift_data_api.ts";
-import { findPostgresBin, startPostgres } from "./support/postgres.ts";
-import { startS3rver } from "./support/s3.ts";
+import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
+import { startS3rver } from "../testing/s3.ts";
 import { canRun } from "./support/skip.ts";
 import { ROOT, type Workspace, workspace } from "./support/workspace.ts";
 

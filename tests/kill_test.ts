@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import pg from "pg";
 import { FAULT_POINTS, type FaultPoint } from "../src/_shared/fault_points.ts";
-import { findPostgresBin, startPostgres } from "./support/postgres.ts";
+import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
 import { type Workspace, workspace } from "./support/workspace.ts";
 

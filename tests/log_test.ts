@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addSecrets, jsonLine, log, redact, setupLogging } from "../src/log.ts";
+import { addSecrets, jsonLine, log, redact, setupLogging } from "../src/_shared/log.ts";
 
 Deno.test("redact() hides registered secrets and URL credentials", () => {
   addSecrets(["hunter2-Secret", "abc"]);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { labelValue, renderMetrics } from "../src/serve/metrics.ts";
-import type { LedgerRow } from "../src/sinks/sql.ts";
-import { formatCsv, formatTable } from "../src/cli/table.ts";
+import type { LedgerRow } from "../src/ledger/rows.ts";
+import { formatCsv, formatTable } from "../src/_shared/table.ts";
 
 function row(over: Partial<LedgerRow>): LedgerRow {
   return {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../src/errors.ts";
+import { UsageError } from "../src/_shared/errors.ts";
 import {
   assertNotFuture,
   compareMonths,
@@ -10,7 +10,7 @@ import {
   nextMonth,
   parseMonth,
   previousMonth,
-} from "../src/month.ts";
+} from "../src/contract/month.ts";
 
 Deno.test("parseMonth() accepts YYYY-MM and refuses everything else with the value and the fix", async (t) => {
   assert.deepEqual(parseMonth("2021-02"), { year: 2021, month: 2 });

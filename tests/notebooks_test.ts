@@ -17,8 +17,8 @@ import {
   planRuns,
   runNotebooks,
 } from "../src/cli/notebooks.ts";
-import { loadConfig } from "../src/config.ts";
-import { UsageError } from "../src/errors.ts";
+import { loadConfig } from "../src/config/load.ts";
+import { UsageError } from "../src/_shared/errors.ts";
 import { loadFreeMailDomains } from "../src/insights/free_mail.ts";
 import { dayName, formatCount } from "../src/insights/sentences.ts";
 import { predicateThreshold } from "../src/insights/threshold.ts";

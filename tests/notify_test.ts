@@ -3,11 +3,11 @@
  * an SQS queue subscribed to the topic (fauxqs, in process).
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { snsSubject } from "../src/notify/sns.ts";
-import { startFaultProxy } from "./support/fault_proxy.ts";
-import { startFauxqs } from "./support/s3.ts";
+import { startFaultProxy } from "../testing/fault_proxy.ts";
+import { startFauxqs } from "../testing/s3.ts";
 import { workspace } from "./support/workspace.ts";
 
 const FEB = { year: 2021, month: 2 };

@@ -9,9 +9,9 @@ import {
 } from "../src/_shared/fault_points.ts";
 import assert from "node:assert/strict";
 import pg from "pg";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/config/load.ts";
 import { runCommand } from "../src/cli/run.ts";
-import { findPostgresBin, type PgCluster, startPostgres } from "./support/postgres.ts";
+import { findPostgresBin, type PgCluster, startPostgres } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
 import { type Workspace, workspace } from "./support/workspace.ts";
 

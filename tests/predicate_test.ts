@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import { compilePredicate, PredicateError } from "../src/predicate.ts";
+import { compilePredicate, PredicateError } from "../src/contract/predicate.ts";
 import { keepMatching } from "../src/transform/filter.ts";
 
 const COLUMNS = [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
-import type { Column } from "../src/contract.ts";
+import type { Column } from "../src/contract/schema.ts";
 import { checkContract, prefilter, REASON, ROW, SUSPECT } from "../src/transform/contract_check.ts";
 
 const columns: Column[] = [

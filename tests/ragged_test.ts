@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { findRaggedRows } from "../src/ragged.ts";
+import { findRaggedRows } from "../src/stage/ragged.ts";
 
 async function* chunks(text: string, size: number) {
   const bytes = new TextEncoder().encode(text);

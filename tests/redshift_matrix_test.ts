@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import pg from "pg";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/config/load.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { counterValue } from "../src/_shared/counters.ts";
 import { openWarehouse } from "../src/adapters.ts";
@@ -15,8 +15,8 @@ import { RedshiftWarehouse } from "../src/sinks/redshift/warehouse.ts";
 import { MAX_STATEMENT_BYTES } from "../src/sinks/redshift/rules.ts";
 import { samplePipeline } from "./support/fixtures.ts";
 import { type RedshiftDouble, startRedshiftDataApi } from "./doubles/redshift_data_api.ts";
-import { findPostgresBin, type PgCluster, startPostgres } from "./support/postgres.ts";
-import { type LocalAws, type LocalS3, startFauxqs, startS3rver } from "./support/s3.ts";
+import { findPostgresBin, type PgCluster, startPostgres } from "../testing/postgres.ts";
+import { type LocalAws, type LocalS3, startFauxqs, startS3rver } from "../testing/s3.ts";
 import { canRun } from "./support/skip.ts";
 import { type Workspace, workspace } from "./support/workspace.ts";
 import pl from "nodejs-polars";

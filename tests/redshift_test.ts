@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import pg from "pg";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/config/load.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { type RedshiftDouble, startRedshiftDataApi } from "./doubles/redshift_data_api.ts";
-import { findPostgresBin, type PgCluster, startPostgres } from "./support/postgres.ts";
-import { type LocalS3, startS3rver } from "./support/s3.ts";
+import { findPostgresBin, type PgCluster, startPostgres } from "../testing/postgres.ts";
+import { type LocalS3, startS3rver } from "../testing/s3.ts";
 import { canRun } from "./support/skip.ts";
 import { type Workspace, workspace } from "./support/workspace.ts";
 

@@ -4,13 +4,13 @@
  * overwritten, upload and months commands, faults through a proxy.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { runCommand } from "../src/cli/run.ts";
 import { uploadCommand } from "../src/cli/upload.ts";
 import { monthsCommand } from "../src/cli/months.ts";
 import { writeGenerated } from "../src/generate/rows.ts";
-import { startFaultProxy } from "./support/fault_proxy.ts";
-import { type LocalS3, startS3rver } from "./support/s3.ts";
+import { startFaultProxy } from "../testing/fault_proxy.ts";
+import { type LocalS3, startS3rver } from "../testing/s3.ts";
 import { workspace } from "./support/workspace.ts";
 
 const BUCKET = "events-bucket";

@@ -8,13 +8,13 @@ import {
   releaseFaultPoint,
 } from "../src/_shared/fault_points.ts";
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { ConsoleNotifier } from "../src/notify/console.ts";
-import { formatMonth } from "../src/month.ts";
+import { formatMonth } from "../src/contract/month.ts";
 import { planCatchUp } from "../src/schedule/plan.ts";
 import { Scheduler } from "../src/schedule/scheduler.ts";
 import { PgliteWarehouse } from "../src/sinks/pglite.ts";
-import type { LedgerRow } from "../src/sinks/sql.ts";
+import type { LedgerRow } from "../src/ledger/rows.ts";
 import { LocalSource } from "../src/sources/local.ts";
 import { workspace } from "./support/workspace.ts";
 

@@ -3,7 +3,7 @@
  * full, the input file is fine, retrying after freeing space helps.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { runMonth } from "../src/pipeline.ts";
 import { ConsoleNotifier } from "../src/notify/console.ts";
 import { PgliteWarehouse } from "../src/sinks/pglite.ts";

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import pg from "pg";
-import { findPostgresBin, startPostgres } from "./support/postgres.ts";
-import { startFauxqs } from "./support/s3.ts";
+import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
+import { startFauxqs } from "../testing/s3.ts";
 import { canRun } from "./support/skip.ts";
 import { workspace } from "./support/workspace.ts";
 

@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../src/config.ts";
-import { ConfigError } from "../src/errors.ts";
-import {
-  assertTableColumns,
-  createTargetTable,
-  inline,
-  literal,
-  quoteIdent,
-  sqlType,
-} from "../src/sinks/sql.ts";
-import { RunError } from "../src/errors.ts";
-import { outputColumns } from "../src/contract.ts";
+import { loadConfig } from "../src/config/load.ts";
+import { ConfigError } from "../src/_shared/errors.ts";
+import { assertTableColumns, createTargetTable, sqlType } from "../src/sinks/tables.ts";
+import { inline, literal, quoteIdent } from "../src/_shared/sql.ts";
+import { RunError } from "../src/_shared/errors.ts";
+import { outputColumns } from "../src/contract/schema.ts";
 import { insertStatements, utf8Bytes } from "../src/sinks/redshift/warehouse.ts";
 import { samplePipeline } from "./support/fixtures.ts";
 import pl from "nodejs-polars";

@@ -13,11 +13,12 @@
 
 import pl from "nodejs-polars";
 import { fileURLToPath } from "node:url";
-import { loadConfig, type ResolvedPipeline, selectPipelines } from "../../src/config.ts";
-import { outputColumns } from "../../src/contract.ts";
-import { parseMonth } from "../../src/month.ts";
-import { csvChunks, parquetRows } from "../../src/sinks/csv_chunks.ts";
-import { type LedgerRow, quoteIdent } from "../../src/sinks/sql.ts";
+import { loadConfig, type ResolvedPipeline, selectPipelines } from "../../src/config/load.ts";
+import { outputColumns } from "../../src/contract/schema.ts";
+import { parseMonth } from "../../src/contract/month.ts";
+import { csvChunks, parquetRows } from "../../src/_shared/csv_chunks.ts";
+import { type LedgerRow } from "../../src/ledger/rows.ts";
+import { quoteIdent } from "../../src/_shared/sql.ts";
 import type { LoadRequest, Warehouse } from "../../src/sinks/warehouse.ts";
 import { checkContract, ROW } from "../../src/transform/contract_check.ts";
 import { addDerived, addSystemColumns } from "../../src/transform/derive.ts";

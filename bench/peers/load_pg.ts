@@ -1,6 +1,6 @@
 /**
  * PostgreSQL load rate: `deno run -A bench/peers/load_pg.ts <processed.parquet>` starts the
- * throwaway cluster of `tests/support/postgres.ts` (fsync off, on /dev/shm when writable),
+ * throwaway cluster of `testing/postgres.ts` (fsync off, on /dev/shm when writable),
  * then times the project's `PostgresWarehouse.loadMonth` (COPY FROM STDIN through
  * `pg-copy-streams`), then the server's own ceilings on the same rows (see `Ceilings`).
  * Prints one JSON line `{"rows","seconds","rowsPerSec","server","ceilings"}`.
@@ -12,10 +12,10 @@ import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { outputColumns } from "../../src/contract.ts";
-import { quoteIdent } from "../../src/sinks/sql.ts";
+import { outputColumns } from "../../src/contract/schema.ts";
+import { quoteIdent } from "../../src/_shared/sql.ts";
 import { PostgresWarehouse } from "../../src/sinks/postgres.ts";
-import { startPostgres } from "../../tests/support/postgres.ts";
+import { startPostgres } from "../../testing/postgres.ts";
 import {
   type Ceilings,
   ceilingTables,

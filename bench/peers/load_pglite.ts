@@ -10,10 +10,11 @@
 
 import { PGlite } from "@electric-sql/pglite";
 import { join } from "node:path";
-import { outputColumns } from "../../src/contract.ts";
-import { BLOB_ROWS } from "../../src/sinks/csv_chunks.ts";
+import { outputColumns } from "../../src/contract/schema.ts";
+import { BLOB_ROWS } from "../../src/_shared/csv_chunks.ts";
 import { PgliteWarehouse } from "../../src/sinks/pglite.ts";
-import { createTargetTable, quoteIdent } from "../../src/sinks/sql.ts";
+import { createTargetTable } from "../../src/sinks/tables.ts";
+import { quoteIdent } from "../../src/_shared/sql.ts";
 import {
   type Ceilings,
   ceilingTables,

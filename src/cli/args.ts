@@ -6,8 +6,8 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../errors.ts";
-import { assertNotFuture, type Month, monthRange, parseMonth } from "../month.ts";
+import { UsageError } from "../_shared/errors.ts";
+import { assertNotFuture, type Month, monthRange, parseMonth } from "../contract/month.ts";
 
 /** Option declarations accepted by {@link parseFlags}. */
 export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Config } from "../config.ts";
-import { addSecrets, log, setupLogging } from "../log.ts";
+import type { Config } from "../config/load.ts";
+import { addSecrets, log, setupLogging } from "../_shared/log.ts";
 import { armFaultPoints } from "../_shared/fault_points.ts";
 
 /** Prepares logging for `config` and reports its start-up warnings once per process. */

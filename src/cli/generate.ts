@@ -8,11 +8,11 @@
  */
 
 import { dirname, join } from "node:path";
-import { type Config, loadConfig, selectPipelines } from "../config.ts";
-import { keyFor } from "../contract.ts";
-import { UsageError } from "../errors.ts";
+import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
+import { keyFor } from "../contract/schema.ts";
+import { UsageError } from "../_shared/errors.ts";
 import { writeGenerated } from "../generate/rows.ts";
-import { count } from "../report.ts";
+import { count } from "../notify/report.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
 
 /** Help text of `generate`. */

@@ -13,11 +13,11 @@
  */
 
 import { openSource, openWarehouse } from "../adapters.ts";
-import { type Config, loadConfig, type ResolvedPipeline, selectPipelines } from "../config.ts";
-import { RunError, UsageError } from "../errors.ts";
-import { addSecrets, setupLogging } from "../log.ts";
-import { assertNotFuture, formatMonth, parseMonth } from "../month.ts";
-import { count } from "../report.ts";
+import { type Config, loadConfig, type ResolvedPipeline, selectPipelines } from "../config/load.ts";
+import { RunError, UsageError } from "../_shared/errors.ts";
+import { addSecrets, setupLogging } from "../_shared/log.ts";
+import { assertNotFuture, formatMonth, parseMonth } from "../contract/month.ts";
+import { count } from "../notify/report.ts";
 import { columnsFor, ROLE_INFO, type Unanswered, unanswered } from "../insights/columns.ts";
 import { loadFreeMailDomains } from "../insights/free_mail.ts";
 import { answerFile, FILE_QUESTIONS, type RowSelection } from "../insights/file.ts";
@@ -31,7 +31,7 @@ import {
 } from "../insights/questions.ts";
 import { answerWarehouse, loadedMonths } from "../insights/warehouse.ts";
 import { formatFlag, parseFlags } from "./args.ts";
-import { formatCsv, formatTable } from "./table.ts";
+import { formatCsv, formatTable } from "../_shared/table.ts";
 
 function wrap(text: string, width: number, indent: string): string {
   const lines: string[] = [];

@@ -8,11 +8,11 @@
  */
 
 import { openSource, openWarehouse } from "../adapters.ts";
-import { type Config, loadConfig, selectPipelines } from "../config.ts";
+import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
 import { bootstrap } from "./bootstrap.ts";
-import { formatMonth } from "../month.ts";
+import { formatMonth } from "../contract/month.ts";
 import { formatFlag, parseFlags } from "./args.ts";
-import { formatTable } from "./table.ts";
+import { formatTable } from "../_shared/table.ts";
 
 /** Help text of `months`. */
 export const MONTHS_HELP = `Usage: deno task months [--pipeline NAME] [--format table|json]

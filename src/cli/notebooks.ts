@@ -30,9 +30,9 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import { loadConfig, selectPipelines } from "../config.ts";
-import { UsageError } from "../errors.ts";
-import { formatMonth, type Month } from "../month.ts";
+import { loadConfig, selectPipelines } from "../config/load.ts";
+import { UsageError } from "../_shared/errors.ts";
+import { formatMonth, type Month } from "../contract/month.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
 
 /** Help text of `notebooks`. */

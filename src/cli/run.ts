@@ -9,10 +9,10 @@
  */
 
 import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
-import { type Config, loadConfig, selectPipelines } from "../config.ts";
+import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
 import { bootstrap } from "./bootstrap.ts";
 import { failUnreachable, runMonth } from "../pipeline.ts";
-import { type RunReport, summaryLine } from "../report.ts";
+import { type RunReport, summaryLine } from "../notify/report.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
 

@@ -9,11 +9,11 @@
  */
 
 import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
-import { type Config, loadConfig } from "../config.ts";
-import { ConfigError, messageOf } from "../errors.ts";
-import { log, redact } from "../log.ts";
+import { type Config, loadConfig } from "../config/load.ts";
+import { ConfigError, messageOf } from "../_shared/errors.ts";
+import { log, redact } from "../_shared/log.ts";
 import { bootstrap } from "./bootstrap.ts";
-import { retry } from "../retry.ts";
+import { retry } from "../_shared/retry.ts";
 import { Scheduler } from "../schedule/scheduler.ts";
 import { createHandler } from "../serve/http.ts";
 import { parseFlags } from "./args.ts";

@@ -6,11 +6,11 @@
  */
 
 import { openWarehouse } from "../adapters.ts";
-import { type Config, loadConfig, selectPipelines } from "../config.ts";
-import { UsageError } from "../errors.ts";
+import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
+import { UsageError } from "../_shared/errors.ts";
 import { bootstrap } from "./bootstrap.ts";
 import { formatFlag, parseFlags } from "./args.ts";
-import { formatTable } from "./table.ts";
+import { formatTable } from "../_shared/table.ts";
 
 /** Help text of `status`. */
 export const STATUS_HELP =

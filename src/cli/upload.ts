@@ -10,12 +10,12 @@
 
 import { join } from "node:path";
 import { openSource } from "../adapters.ts";
-import { type Config, loadConfig, selectPipelines } from "../config.ts";
-import { keyFor } from "../contract.ts";
-import { UsageError } from "../errors.ts";
-import { readHeader } from "../header.ts";
-import { addSecrets } from "../log.ts";
-import { formatMonth } from "../month.ts";
+import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
+import { keyFor } from "../contract/schema.ts";
+import { UsageError } from "../_shared/errors.ts";
+import { readHeader } from "../stage/header.ts";
+import { addSecrets } from "../_shared/log.ts";
+import { formatMonth } from "../contract/month.ts";
 import type { S3Source } from "../sources/s3.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
 

@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { Month } from "../month.ts";
+import type { Month } from "../contract/month.ts";
 import { ascii, ByteWriter } from "./bytes.ts";
 import { activeUser, people } from "./people.ts";
 import { normal, seeded, seedOf, weighted } from "./random.ts";
-import type { RowGenerator } from "./rows.ts";
+import type { RowGenerator } from "./generator.ts";
 import { timeline } from "./timeline.ts";
 
 const EVENT_TYPES: ReadonlyArray<readonly [string, number]> = [

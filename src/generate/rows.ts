@@ -5,21 +5,14 @@
  * @module
  */
 
-import type { Month } from "../month.ts";
-import { UsageError } from "../errors.ts";
+import type { Month } from "../contract/month.ts";
+import { UsageError } from "../_shared/errors.ts";
 import { ByteWriter } from "./bytes.ts";
+import type { RowGenerator } from "./generator.ts";
+
+export type { RowGenerator } from "./generator.ts";
 import { eventsGenerator } from "./events.ts";
 import { transactionsGenerator } from "./transactions.ts";
-
-/** Produces the lines of one synthetic file. */
-export interface RowGenerator {
-  /** Header line, without line end. */
-  header: string;
-  /** Appends data line `i` (0-based), without line end, to `out`. */
-  row(out: ByteWriter, i: number): void;
-  /** A deliberately malformed line; `kind` picks the defect. */
-  badRow(i: number, kind: number): string;
-}
 
 /** The generators this project ships, by the name pipelines refer to. */
 export const GENERATORS: Readonly<Record<string, (month: Month, rows: number) => RowGenerator>> = {

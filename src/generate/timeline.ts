@@ -5,7 +5,7 @@
  * @module
  */
 
-import { daysInMonth, type Month, monthStart } from "../month.ts";
+import { daysInMonth, type Month, monthStart } from "../contract/month.ts";
 import { ascii, type ByteWriter } from "./bytes.ts";
 
 const HOUR_WEIGHT = [

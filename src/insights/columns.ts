@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Pipeline, type Roles, sortKeyOf } from "../contract.ts";
+import { type Pipeline, type Roles, sortKeyOf } from "../contract/schema.ts";
 
 /** The column playing each role, as named in the file and the warehouse table. */
 export interface InsightColumns {

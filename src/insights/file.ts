@@ -11,16 +11,16 @@
 
 import pl from "nodejs-polars";
 import { join } from "node:path";
-import type { ResolvedPipeline } from "../config.ts";
-import { messageOf, RunError } from "../errors.ts";
-import { readHeader } from "../header.ts";
-import { formatMonth, type Month } from "../month.ts";
-import type { LazyFrame } from "../polars.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import { messageOf, RunError } from "../_shared/errors.ts";
+import { readHeader } from "../stage/header.ts";
+import { formatMonth, type Month } from "../contract/month.ts";
+import type { LazyFrame } from "../_shared/polars.ts";
 import type { SourceFile } from "../sources/source.ts";
 import { REASON } from "../transform/contract_check.ts";
 import { columnsFor } from "./columns.ts";
 import { KEPT, monthFrame } from "./month_frame.ts";
-import { withScanFallbacks } from "../stage.ts";
+import { withScanFallbacks } from "../stage/stage.ts";
 import {
   answerable,
   type Answers,

@@ -15,8 +15,8 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { Config } from "../config.ts";
-import { ConfigError, type ConfigProblem } from "../errors.ts";
+import type { Config } from "../config/load.ts";
+import { ConfigError, type ConfigProblem } from "../_shared/errors.ts";
 
 /** Name of the file, beside the pipelines file. */
 export const FREE_MAIL_FILE = "free_mail_domains.json";

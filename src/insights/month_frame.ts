@@ -8,9 +8,9 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config.ts";
-import type { LazyFrame } from "../polars.ts";
-import { MATCH, scanChecked, type ScanShape } from "../stage.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import type { LazyFrame } from "../_shared/polars.ts";
+import { MATCH, scanChecked, type ScanShape } from "../stage/stage.ts";
 import type { SourceFile } from "../sources/source.ts";
 
 /** True on rows that pass the contract and the predicate (what the warehouse loads). */

@@ -13,8 +13,8 @@
  */
 
 import pl from "nodejs-polars";
-import type { Expr, LazyFrame } from "../polars.ts";
-import { quoteIdent, type Statement } from "../sinks/sql.ts";
+import type { Expr, LazyFrame } from "../_shared/polars.ts";
+import { quoteIdent, type Statement } from "../_shared/sql.ts";
 import { EVENTS_COLUMNS, type InsightColumns, type Role } from "./columns.ts";
 import { DOMAIN } from "./free_mail.ts";
 

@@ -7,9 +7,11 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config.ts";
-import { formatMonth, type Month } from "../month.ts";
-import { LEDGER_TABLE, quoteIdent, tableColumns } from "../sinks/sql.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import { formatMonth, type Month } from "../contract/month.ts";
+import { LEDGER_TABLE } from "../ledger/rows.ts";
+import { quoteIdent } from "../_shared/sql.ts";
+import { tableColumns } from "../sinks/tables.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import { columnsFor } from "./columns.ts";
 import {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { redact } from "../log.ts";
-import { bodyOf, type RunReport, subjectOf } from "../report.ts";
+import { redact } from "../_shared/log.ts";
+import { bodyOf, type RunReport, subjectOf } from "./report.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** Prints notifications. */

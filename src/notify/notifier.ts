@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RunReport } from "../report.ts";
+import type { RunReport } from "./report.ts";
 
 /** Announces finished runs. */
 export interface Notifier {

@@ -9,8 +9,8 @@
  */
 
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
-import { redact } from "../log.ts";
-import { bodyOf, type RunReport, subjectOf } from "../report.ts";
+import { redact } from "../_shared/log.ts";
+import { bodyOf, type RunReport, subjectOf } from "./report.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** SNS subjects: at most 100 printable ASCII characters, no line breaks. */

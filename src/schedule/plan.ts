@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
 import {
   compareMonths,
   formatMonth,
@@ -17,8 +17,8 @@ import {
   monthRange,
   parseMonth,
   previousMonth,
-} from "../month.ts";
-import type { LedgerRow } from "../sinks/sql.ts";
+} from "../contract/month.ts";
+import type { LedgerRow } from "../ledger/rows.ts";
 
 /** Why a month is planned. */
 export type PlanReason = "missing" | "failed" | "interrupted" | "changed" | "no file yet";

@@ -11,13 +11,13 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config.ts";
-import { messageOf } from "../errors.ts";
-import { log, redact } from "../log.ts";
-import { formatMonth } from "../month.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import { messageOf } from "../_shared/errors.ts";
+import { log, redact } from "../_shared/log.ts";
+import { formatMonth } from "../contract/month.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { runMonth } from "../pipeline.ts";
-import type { RunReport } from "../report.ts";
+import type { RunReport } from "../notify/report.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import type { Source } from "../sources/source.ts";
 import { type Plan, planCatchUp } from "./plan.ts";

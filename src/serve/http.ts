@@ -6,8 +6,8 @@
  * @module
  */
 
-import { messageOf } from "../errors.ts";
-import { redact } from "../log.ts";
+import { messageOf } from "../_shared/errors.ts";
+import { redact } from "../_shared/log.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import { renderMetrics, type SchedulerGauges } from "./metrics.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { LedgerRow } from "../sinks/sql.ts";
+import type { LedgerRow } from "../ledger/rows.ts";
 import { counterValue } from "../_shared/counters.ts";
 
 /** Escapes a label value (backslash, quote, newline). */

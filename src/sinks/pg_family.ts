@@ -7,27 +7,23 @@
  */
 
 import { faultPoint } from "../_shared/fault_points.ts";
-import type { ResolvedPipeline } from "../config.ts";
-import { outputColumns } from "../contract.ts";
-import { MonthBusyError, RunError } from "../errors.ts";
-import { formatMonth } from "../month.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import { outputColumns } from "../contract/schema.ts";
+import { MonthBusyError, RunError } from "../_shared/errors.ts";
+import { formatMonth } from "../contract/month.ts";
 import {
   abandonStale,
-  assertTableColumns,
   createLedgerTable,
-  createTargetTable,
-  deleteMonth,
   lastSucceeded,
-  LEDGER_TABLE,
-  type LedgerRow,
   lockLedger,
-  quoteIdent,
   recentRuns,
   runningClaim,
   setNotification,
-  toLedgerRow,
   upsertLedger,
-} from "./sql.ts";
+} from "../ledger/statements.ts";
+import { assertTableColumns, createTargetTable, deleteMonth } from "./tables.ts";
+import { LEDGER_TABLE, type LedgerRow, toLedgerRow } from "../ledger/rows.ts";
+import { quoteIdent } from "../_shared/sql.ts";
 import type { Claim, LoadRequest, Warehouse } from "./warehouse.ts";
 
 /** Something that runs SQL with `$n` parameters. */

@@ -11,8 +11,8 @@
 
 import { PGlite } from "@electric-sql/pglite";
 import { dirname } from "node:path";
-import { RunError } from "../errors.ts";
-import { BLOB_ROWS, csvChunks } from "./csv_chunks.ts";
+import { RunError } from "../_shared/errors.ts";
+import { BLOB_ROWS, csvChunks } from "../_shared/csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 
 /** Options of {@link PgliteWarehouse.open}. */

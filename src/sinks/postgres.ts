@@ -10,9 +10,9 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { redact } from "../log.ts";
-import { RunError } from "../errors.ts";
-import { csvChunks } from "./csv_chunks.ts";
+import { redact } from "../_shared/log.ts";
+import { RunError } from "../_shared/errors.ts";
+import { csvChunks } from "../_shared/csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 
 /** A pooled client, as a {@link SqlExecutor}. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config.ts";
-import type { Month } from "../month.ts";
-import type { LedgerRow } from "./sql.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import type { Month } from "../contract/month.ts";
+import type { LedgerRow } from "../ledger/rows.ts";
 import type { SourceFile } from "../sources/source.ts";
 
 /** What {@link Warehouse.loadMonth} needs. */

@@ -7,9 +7,9 @@
  */
 
 import { join, resolve } from "node:path";
-import { keyFor, type Pipeline } from "../contract.ts";
-import { messageOf, RunError, type Step } from "../errors.ts";
-import { formatMonth, type Month } from "../month.ts";
+import { keyFor, type Pipeline } from "../contract/schema.ts";
+import { messageOf, RunError, type Step } from "../_shared/errors.ts";
+import { formatMonth, type Month } from "../contract/month.ts";
 import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
 
 /** A {@link Source} over a local folder. */

@@ -21,10 +21,10 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { keyFor, type Pipeline } from "../contract.ts";
-import { RunError, type Step } from "../errors.ts";
-import { formatMonth, type Month } from "../month.ts";
-import { isNetworkError, retry } from "../retry.ts";
+import { keyFor, type Pipeline } from "../contract/schema.ts";
+import { RunError, type Step } from "../_shared/errors.ts";
+import { formatMonth, type Month } from "../contract/month.ts";
+import { isNetworkError, retry } from "../_shared/retry.ts";
 import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
 
 /** Credentials handed to Polars. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { Pipeline } from "../contract.ts";
-import type { RunError, Step } from "../errors.ts";
-import type { Month } from "../month.ts";
+import type { Pipeline } from "../contract/schema.ts";
+import type { RunError, Step } from "../_shared/errors.ts";
+import type { Month } from "../contract/month.ts";
 
 /** One month's file, located and identified. */
 export interface SourceFile {

@@ -22,8 +22,8 @@
  */
 
 import pl from "nodejs-polars";
-import type { Expr, LazyFrame } from "../polars.ts";
-import type { Column } from "../contract.ts";
+import type { Expr, LazyFrame } from "../_shared/polars.ts";
+import type { Column } from "../contract/schema.ts";
 
 /** Code of the reason a row was rejected (1-based index into {@link reasonTexts}); null on good rows. */
 export const REASON = "_reason";

@@ -7,10 +7,10 @@
  */
 
 import pl from "nodejs-polars";
-import type { Expr, LazyFrame } from "../polars.ts";
+import type { Expr, LazyFrame } from "../_shared/polars.ts";
 import { withSqlColumns } from "./contract_check.ts";
-import type { Derived } from "../contract.ts";
-import { type Month, monthStart } from "../month.ts";
+import type { Derived } from "../contract/schema.ts";
+import { type Month, monthStart } from "../contract/month.ts";
 
 /**
  * The expression of one derived column, over the lower-cased source column

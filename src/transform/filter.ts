@@ -6,8 +6,8 @@
  */
 
 import pl from "nodejs-polars";
-import type { LazyFrame } from "../polars.ts";
-import type { Predicate } from "../predicate.ts";
+import type { LazyFrame } from "../_shared/polars.ts";
+import type { Predicate } from "../contract/predicate.ts";
 import { SUSPECT } from "./contract_check.ts";
 
 /** Keeps rows where the predicate holds, and rows the prefilter suspects (they get the full checks). */

@@ -19,7 +19,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client
 import S3rver from "s3rver";
 import pl from "nodejs-polars";
 import { canRun } from "../support/skip.ts";
-import { findPostgresBin, type PgCluster, startPostgres } from "../support/postgres.ts";
+import { findPostgresBin, type PgCluster, startPostgres } from "../../testing/postgres.ts";
 import {
   dropConstraints,
   foldIdentifiers,

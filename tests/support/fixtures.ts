@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../src/config.ts";
-import type { Pipeline } from "../../src/contract.ts";
-import { compilePredicate } from "../../src/predicate.ts";
-import { predicateColumns } from "../../src/contract.ts";
+import type { ResolvedPipeline } from "../../src/config/load.ts";
+import type { Pipeline } from "../../src/contract/schema.ts";
+import { compilePredicate } from "../../src/contract/predicate.ts";
+import { predicateColumns } from "../../src/contract/schema.ts";
 
 /** A two-column pipeline (`a` int, `b` string) with predicate `a > 1`. */
 export function samplePipeline(overrides: Partial<Pipeline> = {}): ResolvedPipeline {

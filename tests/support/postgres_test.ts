@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import pg from "pg";
 import { canRun } from "./skip.ts";
-import { findPostgresBin, startPostgres } from "./postgres.ts";
+import { findPostgresBin, startPostgres } from "../../testing/postgres.ts";
 
 const pgBin = await findPostgresBin();
 const ignore = !canRun(!!pgBin, "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found");

@@ -12,8 +12,8 @@ import pl from "nodejs-polars";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { Upload } from "@aws-sdk/lib-storage";
-import { type LocalS3, startFauxqs, startS3rver } from "./s3.ts";
-import { type FaultProxy, type ProxyLogEntry, startFaultProxy } from "./fault_proxy.ts";
+import { type LocalS3, startFauxqs, startS3rver } from "../../testing/s3.ts";
+import { type FaultProxy, type ProxyLogEntry, startFaultProxy } from "../../testing/fault_proxy.ts";
 
 // fauxqs rejects bodies over 11 MiB and Polars uploads 32 MiB parts by default. Polars reads
 // this variable ONCE per process, at the first cloud write: it must be set before any sink

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { writeGenerated } from "../../src/generate/rows.ts";
-import type { Month } from "../../src/month.ts";
+import type { Month } from "../../src/contract/month.ts";
 
 /** Repository root. */
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));

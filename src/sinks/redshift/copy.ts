@@ -11,9 +11,10 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../config.ts";
-import { outputColumns } from "../../contract.ts";
-import { literal, quoteIdent, sqlType } from "../sql.ts";
+import type { ResolvedPipeline } from "../../config/load.ts";
+import { outputColumns } from "../../contract/schema.ts";
+import { literal, quoteIdent } from "../../_shared/sql.ts";
+import { sqlType } from "../tables.ts";
 import type { LoadRequest } from "../warehouse.ts";
 import { type BatchStatement, replaceMonth } from "./replace.ts";
 

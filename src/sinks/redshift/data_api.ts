@@ -19,7 +19,7 @@ import {
   GetStatementResultCommand,
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../_shared/errors.ts";
 import { OversizedStatementError, RedshiftStatementError } from "./errors.ts";
 import { fitsStatement, MAX_BATCH_STATEMENTS, utf8Bytes } from "./rules.ts";
 

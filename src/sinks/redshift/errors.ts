@@ -13,7 +13,7 @@
  * @module
  */
 
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../_shared/errors.ts";
 import { MAX_STATEMENT_BYTES } from "./rules.ts";
 
 /** A statement Redshift ran and refused; `message` is Redshift's own text. */

@@ -7,10 +7,10 @@
  */
 
 import pl from "nodejs-polars";
-import { type ColumnType, outputColumns } from "../../contract.ts";
-import { RunError } from "../../errors.ts";
-import { parquetRows } from "../csv_chunks.ts";
-import { literal, quoteIdent } from "../sql.ts";
+import { type ColumnType, outputColumns } from "../../contract/schema.ts";
+import { RunError } from "../../_shared/errors.ts";
+import { parquetRows } from "../../_shared/csv_chunks.ts";
+import { literal, quoteIdent } from "../../_shared/sql.ts";
 import type { LoadRequest } from "../warehouse.ts";
 import { MAX_STATEMENT_BYTES, utf8Bytes } from "./rules.ts";
 

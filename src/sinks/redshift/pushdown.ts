@@ -11,11 +11,11 @@
  * @module
  */
 
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../_shared/errors.ts";
 import { formatCsv } from "../../_shared/csv.ts";
-import { quoteIdent } from "../sql.ts";
+import { quoteIdent } from "../../_shared/sql.ts";
 import type { PushdownRequest, PushdownStage } from "../warehouse.ts";
-import { outputColumns } from "../../contract.ts";
+import { outputColumns } from "../../contract/schema.ts";
 import type { RedshiftData } from "./data_api.ts";
 import {
   copyRawCsv,

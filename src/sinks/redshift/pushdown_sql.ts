@@ -14,11 +14,11 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../config.ts";
-import type { Column } from "../../contract.ts";
-import type { Month } from "../../month.ts";
-import { monthStart } from "../../month.ts";
-import { literal, quoteIdent } from "../sql.ts";
+import type { ResolvedPipeline } from "../../config/load.ts";
+import type { Column } from "../../contract/schema.ts";
+import type { Month } from "../../contract/month.ts";
+import { monthStart } from "../../contract/month.ts";
+import { literal, quoteIdent } from "../../_shared/sql.ts";
 import { MAX_COPY_ERRORS } from "./rules.ts";
 
 const INT = "^[+-]?[0-9]{1,18}$";

@@ -6,16 +6,11 @@
  * @module
  */
 
-import { formatMonth, type Month } from "../../month.ts";
-import {
-  deleteMonth,
-  inline,
-  LEDGER_TABLE,
-  type LedgerRow,
-  literal,
-  quoteIdent,
-  upsertLedger,
-} from "../sql.ts";
+import { formatMonth, type Month } from "../../contract/month.ts";
+import { deleteMonth } from "../tables.ts";
+import { inline, literal, quoteIdent } from "../../_shared/sql.ts";
+import { LEDGER_TABLE, type LedgerRow } from "../../ledger/rows.ts";
+import { upsertLedger } from "../../ledger/statements.ts";
 
 /** A statement of a batch and, for a guard, what its failure means. */
 export interface BatchStatement {

@@ -20,34 +20,28 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../config.ts";
-import { outputColumns } from "../../contract.ts";
-import { RunError } from "../../errors.ts";
-import { log } from "../../log.ts";
-import { retry } from "../../retry.ts";
+import type { ResolvedPipeline } from "../../config/load.ts";
+import { outputColumns } from "../../contract/schema.ts";
+import { RunError } from "../../_shared/errors.ts";
+import { log } from "../../_shared/log.ts";
+import { retry } from "../../_shared/retry.ts";
 import { count } from "../../_shared/counters.ts";
 import { faultPoint } from "../../_shared/fault_points.ts";
 import {
   abandonStale,
-  assertTableColumns,
   claimRun,
   createLedgerTable,
-  createTargetTable,
   heartbeat,
-  inline,
   lastSucceeded,
-  type LedgerRow,
-  literal,
   lockLedger,
-  quoteIdent,
   recentRuns,
   runningClaim,
   setNotification,
-  type Statement,
-  tableColumns,
-  toLedgerRow,
   upsertLedger,
-} from "../sql.ts";
+} from "../../ledger/statements.ts";
+import { assertTableColumns, createTargetTable, tableColumns } from "../tables.ts";
+import { inline, literal, quoteIdent, type Statement } from "../../_shared/sql.ts";
+import { type LedgerRow, toLedgerRow } from "../../ledger/rows.ts";
 import type {
   Claim,
   LoadRequest,

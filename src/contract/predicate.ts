@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { ColumnType } from "./contract.ts";
+import type { ColumnType } from "./schema.ts";
 
 /** A predicate that passed validation. */
 export interface Predicate {

@@ -6,9 +6,9 @@
  */
 
 import pl from "nodejs-polars";
-import type { Pipeline } from "./contract.ts";
-import { messageOf, RunError } from "./errors.ts";
-import type { SourceFile } from "./sources/source.ts";
+import type { Pipeline } from "../contract/schema.ts";
+import { messageOf, RunError } from "../_shared/errors.ts";
+import type { SourceFile } from "../sources/source.ts";
 
 /** How the file's header lines up with the contract. */
 export interface HeaderMatch {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Step } from "./errors.ts";
+import type { Step } from "../_shared/errors.ts";
 
 /** Outcome of one run. */
 export type RunOutcome = "succeeded" | "skipped" | "failed" | "dry-run";

@@ -9,17 +9,17 @@
  */
 
 import { z } from "zod";
-import { ConfigError, type ConfigProblem, UsageError } from "./errors.ts";
+import { ConfigError, type ConfigProblem, UsageError } from "../_shared/errors.ts";
 import {
   IDENTIFIER,
   type ParsedPipelines,
   parsePipelinesFile,
   type Pipeline,
   predicateColumns,
-} from "./contract.ts";
-import { compilePredicate, type Predicate, PredicateError } from "./predicate.ts";
-import { unknownVariables } from "./config/unknown_env.ts";
-import { type FaultAction, type FaultPoint, parseFaultPoints } from "./_shared/fault_points.ts";
+} from "../contract/schema.ts";
+import { compilePredicate, type Predicate, PredicateError } from "../contract/predicate.ts";
+import { unknownVariables } from "./unknown_env.ts";
+import { type FaultAction, type FaultPoint, parseFaultPoints } from "../_shared/fault_points.ts";
 
 /** A pipeline with its predicate compiled and its table resolved. */
 export interface ResolvedPipeline extends Pipeline {
@@ -155,7 +155,10 @@ const EnvSchema = z.object({
     "must be a 5-field cron expression, e.g. '0 10 1 * *'",
   ).default("0 10 1 * *"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().regex(/^[0-9a-fA-F:.]+$|^localhost$/, "must be an IP address to bind, e.g. 0.0.0.0")
+  HOST: z.string().regex(
+    /^[0-9a-fA-F:.]+$|^localhost$/,
+    "must be an IP address to bind, e.g. 0.0.0.0",
+  )
     .default("127.0.0.1"),
   SERVE_TOKEN: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)")
     .optional(),

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../_shared/errors.ts";
 
 /** One calendar month, e.g. `{ year: 2021, month: 2 }` for February 2021. */
 export interface Month {

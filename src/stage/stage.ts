@@ -12,15 +12,15 @@
  */
 
 import pl from "nodejs-polars";
-import type { Expr, LazyFrame } from "./polars.ts";
+import type { Expr, LazyFrame } from "../_shared/polars.ts";
 import { join } from "node:path";
-import { outputColumns } from "./contract.ts";
-import type { ResolvedPipeline } from "./config.ts";
-import { messageOf, RunError } from "./errors.ts";
+import { outputColumns } from "../contract/schema.ts";
+import type { ResolvedPipeline } from "../config/load.ts";
+import { messageOf, RunError } from "../_shared/errors.ts";
 import { readHeader } from "./header.ts";
-import type { SourceFile } from "./sources/source.ts";
+import type { SourceFile } from "../sources/source.ts";
 import { findRaggedRows } from "./ragged.ts";
-import { parquetRows } from "./sinks/csv_chunks.ts";
+import { parquetRows } from "../_shared/csv_chunks.ts";
 import {
   checkContract,
   checkLimits,
@@ -33,9 +33,9 @@ import {
   ROW,
   textName,
   withReasonText,
-} from "./transform/contract_check.ts";
-import { addDerived, addSystemColumns, type RunStamp } from "./transform/derive.ts";
-import { flagMatching, flagMatchingOrSuspect, keepMatchingOrSuspect } from "./transform/filter.ts";
+} from "../transform/contract_check.ts";
+import { addDerived, addSystemColumns, type RunStamp } from "../transform/derive.ts";
+import { flagMatching, flagMatchingOrSuspect, keepMatchingOrSuspect } from "../transform/filter.ts";
 
 /** What staging produced. */
 export interface StageResult {

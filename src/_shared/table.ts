@@ -42,4 +42,4 @@ export function formatTable(objects: ReadonlyArray<object>, columns?: string[]):
   return [line(names), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
 }
 
-export { formatCsv } from "../_shared/csv.ts";
+export { formatCsv } from "./csv.ts";

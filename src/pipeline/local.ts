@@ -26,6 +26,7 @@ export async function stageAndLoad(
   report: RunReport,
   ctx: PathContext,
 ): Promise<void> {
+  // Same signature as the other path in src/pipeline/ on purpose: runMonth calls either.
   ctx.setStep("read");
   const staged = await unlessAborted(
     stageMonth(ctx.file, pipeline, { month, loadedAt: report.startedAt, runId: report.runId }, {

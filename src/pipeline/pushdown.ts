@@ -28,6 +28,7 @@ export async function pushdownMonth(
   report: RunReport,
   ctx: PathContext,
 ): Promise<void> {
+  // Same signature as the other path in src/pipeline/ on purpose: runMonth calls either.
   ctx.setStep("read");
   const header = await readHeader(
     ctx.file,

@@ -16,7 +16,7 @@ import { outputColumns } from "../../contract/schema.ts";
 import { literal, quoteIdent } from "../../_shared/sql.ts";
 import { sqlType } from "../tables.ts";
 import type { LoadRequest } from "../warehouse.ts";
-import { type BatchStatement, replaceMonth } from "./replace.ts";
+import { type BatchStatement, replaceFromStage } from "./replace.ts";
 
 /** `CREATE TEMP TABLE` with the processed file's columns, in its order. */
 export function stagingTableSql(stage: string, pipeline: ResolvedPipeline, temp: boolean): string {
@@ -35,17 +35,9 @@ export function copyParquetSql(stage: string, url: string, iamRole: string): str
 
 /** The whole copy batch for `request`. */
 export function copyBatch(stage: string, request: LoadRequest, iamRole: string): BatchStatement[] {
-  const cols = outputColumns(request.pipeline).map((c) => quoteIdent(c.name)).join(", ");
   return [
     { sql: stagingTableSql(stage, request.pipeline, true) },
     { sql: copyParquetSql(stage, request.processedUrl, iamRole) },
-    ...replaceMonth({
-      table: request.pipeline.table,
-      month: request.month,
-      columns: cols,
-      rows: quoteIdent(stage),
-      expectedRows: request.expectedRows,
-      ledger: request.ledger,
-    }),
+    ...replaceFromStage(stage, request),
   ];
 }

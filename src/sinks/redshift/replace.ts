@@ -6,6 +6,8 @@
  * @module
  */
 
+import { outputColumns } from "../../contract/schema.ts";
+import type { LoadRequest } from "../warehouse.ts";
 import { formatMonth, type Month } from "../../contract/month.ts";
 import { deleteMonth } from "../tables.ts";
 import { inline, literal, quoteIdent } from "../../_shared/sql.ts";
@@ -83,4 +85,16 @@ export function replaceMonth(r: ReplaceMonth): BatchStatement[] {
       }`,
     },
   ];
+}
+
+/** The replacement from a staging table holding exactly the processed file's rows. */
+export function replaceFromStage(stage: string, request: LoadRequest): BatchStatement[] {
+  return replaceMonth({
+    table: request.pipeline.table,
+    month: request.month,
+    columns: outputColumns(request.pipeline).map((c) => quoteIdent(c.name)).join(", "),
+    rows: quoteIdent(stage),
+    expectedRows: request.expectedRows,
+    ledger: request.ledger,
+  });
 }

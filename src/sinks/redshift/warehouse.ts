@@ -27,18 +27,7 @@ import { log } from "../../_shared/log.ts";
 import { retry } from "../../_shared/retry.ts";
 import { count } from "../../_shared/counters.ts";
 import { faultPoint } from "../../_shared/fault_points.ts";
-import {
-  abandonStale,
-  claimRun,
-  createLedgerTable,
-  heartbeat,
-  lastSucceeded,
-  lockLedger,
-  recentRuns,
-  runningClaim,
-  setNotification,
-  upsertLedger,
-} from "../../ledger/statements.ts";
+import * as ledgerSql from "../../ledger/statements.ts";
 import { assertTableColumns, createTargetTable, tableColumns } from "../tables.ts";
 import { inline, literal, quoteIdent, type Statement } from "../../_shared/sql.ts";
 import { type LedgerRow, toLedgerRow } from "../../ledger/rows.ts";
@@ -54,7 +43,7 @@ import type { RedshiftData } from "./data_api.ts";
 import { classifyRedshiftError, RedshiftStatementError } from "./errors.ts";
 import { insertStatements } from "./insert.ts";
 import { stageInRedshift } from "./pushdown.ts";
-import { type BatchStatement, replaceMonth } from "./replace.ts";
+import { type BatchStatement, replaceFromStage } from "./replace.ts";
 import { MAX_BATCH_STATEMENTS } from "./rules.ts";
 
 export { MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES, utf8Bytes } from "./rules.ts";
@@ -168,7 +157,7 @@ export class RedshiftWarehouse implements Warehouse {
    */
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
     await this.run(async () => {
-      for (const sql of createLedgerTable("redshift")) await this.data.execute(sql);
+      for (const sql of ledgerSql.createLedgerTable("redshift")) await this.data.execute(sql);
       for (const sql of createTargetTable(pipeline, pipeline.table, "redshift")) {
         await this.data.execute(sql);
       }
@@ -186,7 +175,7 @@ export class RedshiftWarehouse implements Warehouse {
   /** Latest succeeded ledger row. */
   async lastSucceeded(pipeline: string, month: string): Promise<LedgerRow | undefined> {
     const rows = await this.run(
-      () => this.data.query(this.sql(lastSucceeded(pipeline, month))),
+      () => this.data.query(this.sql(ledgerSql.lastSucceeded(pipeline, month))),
       "ledger read",
     );
     return rows[0] ? toLedgerRow(rows[0]) : undefined;
@@ -208,9 +197,9 @@ export class RedshiftWarehouse implements Warehouse {
     await this.run(
       () =>
         this.data.batch([
-          lockLedger("redshift"),
-          this.sql(abandonStale(row.pipeline, row.month, staleBefore, row.run_id, now)),
-          this.sql(claimRun(mine, staleBefore)),
+          ledgerSql.lockLedger("redshift"),
+          this.sql(ledgerSql.abandonStale(row.pipeline, row.month, staleBefore, row.run_id, now)),
+          this.sql(ledgerSql.claimRun(mine, staleBefore)),
         ]),
       "claim",
     );
@@ -224,14 +213,14 @@ export class RedshiftWarehouse implements Warehouse {
     if (taken.length === 0) {
       const holder = await this.run(
         () =>
-          this.data.query(this.sql(runningClaim(row.pipeline, row.month, staleBefore, row.run_id))),
+          this.data.query(this.sql(ledgerSql.runningClaim(row.pipeline, row.month, staleBefore, row.run_id))),
         "claim check",
       );
       return { ok: false, holder: toLedgerRow(holder[0] ?? { ...row, run_id: "(unknown)" }) };
     }
     const logger = log("redshift").with({ run_id: row.run_id, pipeline: row.pipeline });
     const timer = setInterval(() => {
-      this.data.execute(this.sql(heartbeat(row.run_id, new Date()))).catch((error) => {
+      this.data.execute(this.sql(ledgerSql.heartbeat(row.run_id, new Date()))).catch((error) => {
         count("heartbeat_failures");
         logger.warn(
           "heartbeat not written ({error}); if it stays stale for {lease_s} s another run may take the month, and this run will then refuse to commit",
@@ -251,7 +240,7 @@ export class RedshiftWarehouse implements Warehouse {
   /** Upserts a ledger row (one batch, one transaction). */
   async recordRun(row: LedgerRow): Promise<void> {
     await this.run(
-      () => this.data.batch(upsertLedger(row).map((st) => this.sql(st))),
+      () => this.data.batch(ledgerSql.upsertLedger(row).map((st) => this.sql(st))),
       "ledger write",
     );
   }
@@ -298,18 +287,7 @@ export class RedshiftWarehouse implements Warehouse {
         if (pending.length >= MAX_BATCH_STATEMENTS) await flush();
       }
       await flush();
-      const cols = outputColumns(request.pipeline).map((c) => quoteIdent(c.name)).join(", ");
-      await this.batch(
-        replaceMonth({
-          table: request.pipeline.table,
-          month: request.month,
-          columns: cols,
-          rows: quoteIdent(stage),
-          expectedRows: request.expectedRows,
-          ledger: request.ledger,
-        }),
-        "load (replace)",
-      );
+      await this.batch(replaceFromStage(stage, request), "load (replace)");
     } finally {
       await this.data.execute(`DROP TABLE IF EXISTS ${quoteIdent(stage)}`).catch(() => {});
     }
@@ -319,7 +297,7 @@ export class RedshiftWarehouse implements Warehouse {
   /** Recent ledger rows. */
   async runs(options: { pipeline?: string; limit?: number } = {}): Promise<LedgerRow[]> {
     const rows = await this.run(
-      () => this.data.query(this.sql(recentRuns(options.limit ?? 50, options.pipeline))),
+      () => this.data.query(this.sql(ledgerSql.recentRuns(options.limit ?? 50, options.pipeline))),
       "ledger read",
     );
     return rows.map(toLedgerRow);
@@ -328,7 +306,7 @@ export class RedshiftWarehouse implements Warehouse {
   /** Sets the ledger's notification column. */
   async setNotification(runId: string, value: string): Promise<void> {
     await this.run(
-      () => this.data.execute(this.sql(setNotification(runId, value))),
+      () => this.data.execute(this.sql(ledgerSql.setNotification(runId, value))),
       "ledger write",
     );
   }

@@ -14,102 +14,28 @@ import {
   IDENTIFIER,
   type ParsedPipelines,
   parsePipelinesFile,
-  type Pipeline,
   predicateColumns,
 } from "../contract/schema.ts";
-import { compilePredicate, type Predicate, PredicateError } from "../contract/predicate.ts";
+import { compilePredicate, PredicateError } from "../contract/predicate.ts";
 import { unknownVariables } from "./unknown_env.ts";
-import { type FaultAction, type FaultPoint, parseFaultPoints } from "../_shared/fault_points.ts";
+import { pushdownUnsupported } from "../sinks/redshift/pushdown_sql.ts";
+import { quote } from "../_shared/quote.ts";
+import { parseFaultPoints } from "../_shared/fault_points.ts";
 
-/** A pipeline with its predicate compiled and its table resolved. */
-export interface ResolvedPipeline extends Pipeline {
-  /** The validated predicate. */
-  compiled: Predicate;
-}
+import {
+  type AwsConfig,
+  type Config,
+  type ResolvedPipeline,
+  STRATEGIES,
+  type WarehouseConfig,
+} from "./types.ts";
 
-/** Where months are read from. */
-export type SourceConfig =
-  | { kind: "local"; dataDir: string }
-  | { kind: "s3"; bucket: string; dataDir: string };
-
-/** Redshift load strategies. */
-export const STRATEGIES = ["copy", "insert", "pushdown"] as const;
-
-/** Where rows are loaded. */
-export type WarehouseConfig =
-  | { kind: "pglite"; dir: string }
-  | { kind: "postgres"; url: string }
-  | {
-    kind: "redshift";
-    database: string;
-    workgroup?: string;
-    clusterIdentifier?: string;
-    dbUser?: string;
-    secretArn?: string;
-    region?: string;
-    iamRole?: string;
-    strategy: (typeof STRATEGIES)[number];
-    /** Seconds to wait for one statement. */
-    statementTimeoutSeconds: number;
-  };
-
-/** Where run notifications go. */
-export type NotifyConfig = { kind: "console" } | { kind: "sns"; topicArn: string; region?: string };
-
-/** AWS settings shared by every AWS client. */
-export interface AwsConfig {
-  /** Region for S3 and SNS (`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `REDSHIFT_REGION_CLUSTER`). */
-  region?: string;
-  /** `AWS_ENDPOINT_URL`, for S3-compatible stores and local stand-ins. */
-  endpoint?: string;
-  /** `AWS_ENDPOINT_URL_S3`, S3 only. */
-  s3Endpoint?: string;
-  /** `AWS_ENDPOINT_URL_SNS`, SNS only. */
-  snsEndpoint?: string;
-  /** `AWS_ENDPOINT_URL_REDSHIFT_DATA`, Redshift Data API only. */
-  redshiftDataEndpoint?: string;
-  /** Path-style S3 addressing (`AWS_S3_FORCE_PATH_STYLE`), needed by most S3-compatible servers. */
-  forcePathStyle: boolean;
-  /**
-   * Static credentials when `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`
-   * are set; otherwise the SDK's default chain (profiles, SSO, roles) is used.
-   */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined };
-}
-
-/** The validated configuration. */
-export interface Config {
-  /** All declared pipelines, in file order. */
-  pipelines: ResolvedPipeline[];
-  /** Path of the pipelines file that was read. */
-  pipelinesFile: string;
-  /** The month source. */
-  source: SourceConfig;
-  /** The warehouse. */
-  warehouse: WarehouseConfig;
-  /** The notifier. */
-  notify: NotifyConfig;
-  /** AWS client settings. */
-  aws: AwsConfig;
-  /** Lowest level logged (`LOG_LEVEL`). */
-  logLevel: "debug" | "info" | "warning" | "error";
-  /** Cron schedule of `deno task serve` (UTC). */
-  schedule: string;
-  /** HTTP port of `deno task serve`. */
-  port: number;
-  /** Address `deno task serve` binds (`HOST`; default 127.0.0.1, the container sets 0.0.0.0). */
-  host: string;
-  /** Bearer token every endpoint but /healthz and /readyz requires (`SERVE_TOKEN`), if set. */
-  serveToken?: string;
-  /** Values that must never appear in output (redacted by the logger). */
-  secrets: string[];
-  /** Start-up warnings, e.g. a set variable the worker does not read (with a "did you mean"). */
-  warnings: string[];
-  /** Fault points armed by `ETL_FAULT_POINTS` (tests only; empty in production). */
-  faultPoints?: ReadonlyMap<FaultPoint, FaultAction>;
-}
+export * from "./types.ts";
 
 const ENV = "environment or config/.env";
+
+/** The parsed variables. */
+type Env = z.infer<typeof EnvSchema>;
 
 /** Variables with one of the worker's prefixes that are read elsewhere than {@link EnvSchema}. */
 const OTHER_VARIABLES: readonly string[] = [];
@@ -245,7 +171,44 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     ),
   );
 
-  const declared = await readPipelines(e.PIPELINES_FILE, problems);
+  const pipelines = resolvePipelines(
+    await readPipelines(e.PIPELINES_FILE, problems),
+    e,
+    problems,
+  );
+  const warehouse = resolveWarehouse(e, pipelines, problems);
+  const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? e.REDSHIFT_REGION_CLUSTER;
+  const secrets = secretsOf(e, region, problems);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    pipelines,
+    pipelinesFile: e.PIPELINES_FILE,
+    source: e.AWS_BUCKET_NAME
+      ? { kind: "s3", bucket: e.AWS_BUCKET_NAME, dataDir: e.DATA_DIR }
+      : { kind: "local", dataDir: e.DATA_DIR },
+    warehouse,
+    notify: e.ARN_SNS_URL_IN_AWS
+      ? { kind: "sns", topicArn: e.ARN_SNS_URL_IN_AWS, ...(region ? { region } : {}) }
+      : { kind: "console" },
+    aws: awsSettings(e, region),
+    logLevel: e.LOG_LEVEL,
+    schedule: e.SCHEDULE,
+    port: e.PORT,
+    host: e.HOST,
+    ...(e.SERVE_TOKEN ? { serveToken: e.SERVE_TOKEN } : {}),
+    secrets,
+    warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
+    faultPoints: parseFaultPoints(e.ETL_FAULT_POINTS ?? ""),
+  };
+}
+
+/** Pipelines with their table (TABLE_NAME overrides the first) and compiled predicate. */
+function resolvePipelines(
+  declared: ParsedPipelines["pipelines"],
+  e: Env,
+  problems: ConfigProblem[],
+): ResolvedPipeline[] {
   const pipelines: ResolvedPipeline[] = [];
   const tables = new Map<string, string>();
   declared.forEach((p, i) => {
@@ -268,11 +231,20 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       problems.push({
         field: `pipelines[${i}].predicate`,
         source: e.PIPELINES_FILE,
-        message: `'${p.predicate}' is not a valid predicate: ${error.message}`,
+        message: `${quote(p.predicate)} is not a valid predicate: ${error.message}`,
       });
     }
   });
 
+  return pipelines;
+}
+
+/** The warehouse the variables select: Redshift, PostgreSQL, or the embedded PGlite. */
+function resolveWarehouse(
+  e: Env,
+  pipelines: readonly ResolvedPipeline[],
+  problems: ConfigProblem[],
+): WarehouseConfig {
   const redshiftKeys = [e.REDSHIFT_WORKGROUP, e.REDSHIFT_CLUSTER_IDENTIFIER].filter(Boolean);
   if (redshiftKeys.length === 2) {
     problems.push({
@@ -282,8 +254,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
         "set either REDSHIFT_WORKGROUP (serverless) or REDSHIFT_CLUSTER_IDENTIFIER (provisioned), not both",
     });
   }
-  let warehouse: WarehouseConfig = { kind: "pglite", dir: e.PGLITE_DIR };
-  if (redshiftKeys.length > 0) {
+  if (redshiftKeys.length === 0) {
+    return e.DATABASE_URL
+      ? { kind: "postgres", url: e.DATABASE_URL }
+      : { kind: "pglite", dir: e.PGLITE_DIR };
+  }
+  {
     if (e.DATABASE_URL) {
       problems.push({
         field: "DATABASE_URL",
@@ -313,6 +289,19 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
         message: `'${strategy}' loads with COPY from S3 and needs REDSHIFT_IAM_ROLE`,
       });
     }
+    if (strategy === "pushdown") {
+      pipelines.forEach((p) => {
+        const unsupported = pushdownUnsupported(p);
+        if (unsupported.length === 0) return;
+        problems.push({
+          field: "REDSHIFT_LOAD_STRATEGY",
+          source: ENV,
+          message: `'pushdown' does not support pipeline '${p.name}': ${
+            unsupported.join("; ")
+          }; use REDSHIFT_LOAD_STRATEGY=copy (the worker checks the month), or remove those settings`,
+        });
+      });
+    }
     if (strategy !== "insert" && !e.AWS_BUCKET_NAME) {
       problems.push({
         field: "REDSHIFT_LOAD_STRATEGY",
@@ -320,7 +309,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
         message: `'${strategy}' loads with COPY from S3 and needs AWS_BUCKET_NAME`,
       });
     }
-    warehouse = {
+    return {
       kind: "redshift",
       database: e.REDSHIFT_DATABASE ?? "",
       strategy,
@@ -334,11 +323,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       ...(e.REDSHIFT_REGION_CLUSTER ? { region: e.REDSHIFT_REGION_CLUSTER } : {}),
       ...(e.REDSHIFT_IAM_ROLE ? { iamRole: e.REDSHIFT_IAM_ROLE } : {}),
     };
-  } else if (e.DATABASE_URL) {
-    warehouse = { kind: "postgres", url: e.DATABASE_URL };
   }
+}
 
-  const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? e.REDSHIFT_REGION_CLUSTER;
+/** Values never to print (keys, passwords, tokens); checks the bucket's region. */
+function secretsOf(e: Env, region: string | undefined, problems: ConfigProblem[]): string[] {
   if (e.AWS_BUCKET_NAME && !region && !e.AWS_ENDPOINT_URL && !e.AWS_ENDPOINT_URL_S3) {
     problems.push({
       field: "AWS_REGION",
@@ -358,46 +347,31 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     }
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  return secrets;
+}
+
+/** Settings every AWS client shares. */
+function awsSettings(e: Env, region: string | undefined): AwsConfig {
   return {
-    pipelines,
-    pipelinesFile: e.PIPELINES_FILE,
-    source: e.AWS_BUCKET_NAME
-      ? { kind: "s3", bucket: e.AWS_BUCKET_NAME, dataDir: e.DATA_DIR }
-      : { kind: "local", dataDir: e.DATA_DIR },
-    warehouse,
-    notify: e.ARN_SNS_URL_IN_AWS
-      ? { kind: "sns", topicArn: e.ARN_SNS_URL_IN_AWS, ...(region ? { region } : {}) }
-      : { kind: "console" },
-    aws: {
-      ...(region ? { region } : {}),
-      ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}),
-      ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
-      ...(e.AWS_ENDPOINT_URL_SNS ? { snsEndpoint: e.AWS_ENDPOINT_URL_SNS } : {}),
-      ...(e.AWS_ENDPOINT_URL_REDSHIFT_DATA
-        ? { redshiftDataEndpoint: e.AWS_ENDPOINT_URL_REDSHIFT_DATA }
-        : {}),
-      ...(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
-        ? {
-          credentials: {
-            accessKeyId: e.AWS_ACCESS_KEY_ID,
-            secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
-            sessionToken: e.AWS_SESSION_TOKEN,
-          },
-        }
-        : {}),
-      forcePathStyle: e.AWS_S3_FORCE_PATH_STYLE === "true" ||
-        (e.AWS_S3_FORCE_PATH_STYLE === undefined &&
-          !!(e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL)),
-    },
-    logLevel: e.LOG_LEVEL,
-    schedule: e.SCHEDULE,
-    port: e.PORT,
-    host: e.HOST,
-    ...(e.SERVE_TOKEN ? { serveToken: e.SERVE_TOKEN } : {}),
-    secrets,
-    warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
-    faultPoints: parseFaultPoints(e.ETL_FAULT_POINTS ?? ""),
+    ...(region ? { region } : {}),
+    ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}),
+    ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
+    ...(e.AWS_ENDPOINT_URL_SNS ? { snsEndpoint: e.AWS_ENDPOINT_URL_SNS } : {}),
+    ...(e.AWS_ENDPOINT_URL_REDSHIFT_DATA
+      ? { redshiftDataEndpoint: e.AWS_ENDPOINT_URL_REDSHIFT_DATA }
+      : {}),
+    ...(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+      ? {
+        credentials: {
+          accessKeyId: e.AWS_ACCESS_KEY_ID,
+          secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+          sessionToken: e.AWS_SESSION_TOKEN,
+        },
+      }
+      : {}),
+    forcePathStyle: e.AWS_S3_FORCE_PATH_STYLE === "true" ||
+      (e.AWS_S3_FORCE_PATH_STYLE === undefined &&
+        !!(e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL)),
   };
 }
 

@@ -57,6 +57,19 @@ export { formatCsv } from "./_shared/csv.ts";
 
 export { columnsFor, EVENTS_COLUMNS, type InsightColumns } from "./insights/columns.ts";
 export * from "./insights/questions.ts";
+// What the notebooks use besides the questions: sentences, the free-mail list, the
+// predicate's threshold and the unanswered-question report.
+export * from "./insights/sentences.ts";
+export {
+  FREE_MAIL_FILE,
+  freeMailPaths,
+  loadFreeMailDomains,
+  parseFreeMailDomains,
+  splitFreeMail,
+} from "./insights/free_mail.ts";
+export { predicateThreshold } from "./insights/threshold.ts";
+export { ROLE_INFO, type Unanswered, unanswered } from "./insights/columns.ts";
+export type { ChartRule, HistogramOptions } from "./insights/charts.ts";
 export { KEPT, monthFrame } from "./insights/month_frame.ts";
 export { answerFile, answerFrame, FILE_QUESTIONS, type RowSelection } from "./insights/file.ts";
 export {

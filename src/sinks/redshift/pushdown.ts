@@ -16,7 +16,7 @@ import { formatCsv } from "../../_shared/csv.ts";
 import { quoteIdent } from "../../_shared/sql.ts";
 import type { PushdownRequest, PushdownStage } from "../warehouse.ts";
 import { outputColumns } from "../../contract/schema.ts";
-import type { RedshiftData } from "./data_api.ts";
+import type { RedshiftData, StatementDone } from "./data_api.ts";
 import {
   copyRawCsv,
   createCheckedTable,
@@ -67,16 +67,10 @@ export async function stageInRedshift(
     }
   };
   try {
-    const positions = new Map(request.headerNames.map((n, i) => [n, i]));
-    const copied = await ctx.run(async () => {
-      await ctx.data.execute(createRawTable(raw, request.headerNames.length));
-      const done = await ctx.data.execute(copyRawCsv(raw, file.url, {
-        iamRole: ctx.iamRole!,
-        delimiter: pipeline.delimiter,
-      }));
-      await ctx.data.execute(createCheckedTable(checked, raw, pipeline, positions));
-      return done;
-    }, "pushdown (stage)");
+    const copied = await ctx.run(
+      () => copyAndCheck(ctx, request, raw, checked),
+      "pushdown (stage)",
+    );
     const [figures] = await ctx.run(
       () => ctx.data.query(figuresSql(checked, pipeline, stamp)),
       "pushdown (count)",
@@ -92,16 +86,7 @@ export async function stageInRedshift(
       () => ctx.data.query(rejectedSql(checked, pipeline)),
       "pushdown (rejected)",
     );
-    const tooMany = `too many fields (the header has ${request.headerNames.length})`;
-    const quarantine: Array<Record<string, unknown>> = [
-      ...copyErrors.map((e) => ({
-        line: Number(e.line_number),
-        reason: /extra column/i.test(String(e.error_message))
-          ? tooMany
-          : `COPY: ${e.error_message}`,
-      })),
-      ...rejected.map((r) => ({ line: null, ...r })),
-    ];
+    const quarantine = quarantineRows(copyErrors, rejected, request.headerNames.length);
     const reasons = new Map<string, number>();
     for (const q of quarantine) {
       reasons.set(String(q.reason), (reasons.get(String(q.reason)) ?? 0) + 1);
@@ -137,4 +122,40 @@ export async function stageInRedshift(
     await drop();
     throw error;
   }
+}
+
+/** Creates the raw table, COPYs the file into it and builds the checked table; returns the COPY. */
+async function copyAndCheck(
+  ctx: PushdownContext,
+  request: PushdownRequest,
+  raw: string,
+  checked: string,
+): Promise<StatementDone> {
+  const positions = new Map(request.headerNames.map((n, i) => [n, i]));
+  await ctx.data.execute(createRawTable(raw, request.headerNames.length));
+  const done = await ctx.data.execute(copyRawCsv(raw, request.file.url, {
+    iamRole: ctx.iamRole!,
+    delimiter: request.pipeline.delimiter,
+  }));
+  await ctx.data.execute(createCheckedTable(checked, raw, request.pipeline, positions));
+  return done;
+}
+
+/**
+ * The quarantine: rows COPY refused (too many fields, with their line
+ * number) and rows the SQL checks rejected (with their reason and raw text).
+ */
+function quarantineRows(
+  copyErrors: ReadonlyArray<Record<string, unknown>>,
+  rejected: ReadonlyArray<Record<string, unknown>>,
+  headerFields: number,
+): Array<Record<string, unknown>> {
+  const tooMany = `too many fields (the header has ${headerFields})`;
+  return [
+    ...copyErrors.map((e) => ({
+      line: Number(e.line_number),
+      reason: /extra column/i.test(String(e.error_message)) ? tooMany : `COPY: ${e.error_message}`,
+    })),
+    ...rejected.map((r) => ({ line: null, ...r })),
+  ];
 }

@@ -4,6 +4,13 @@
  * {@link redact} first, so a secret value never reaches the output even when
  * it appears inside an error message.
  *
+ * Why not LogTape's own JSON Lines formatter: it nests a call's fields under
+ * `properties` and names the time `@timestamp`, and it cannot redact. This
+ * one (`jsonLine`) keeps the flat `{time, level, logger, message, ...fields}`
+ * shape the README and log queries use, redacts every value, and never lets
+ * a field named `message` replace the text. LogTape still does the routing,
+ * levels and categories.
+ *
  * @module
  */
 

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   months: async () => (await import("./src/cli/months.ts")).monthsCommand,
   serve: async () => (await import("./src/cli/serve.ts")).serveCommand,
   status: async () => (await import("./src/cli/status.ts")).statusCommand,
+  sql: async () => (await import("./src/cli/sql.ts")).sqlCommand,
   insights: async () => (await import("./src/cli/insights.ts")).insightsCommand,
   notebooks: async () => (await import("./src/cli/notebooks.ts")).notebooksCommand,
 };

@@ -9,11 +9,18 @@
  * @module
  */
 
-import type { Config } from "./config/load.ts";
-import { RunError } from "./_shared/errors.ts";
-import { ConsoleNotifier } from "./notify/console.ts";
+import type { Config } from "./config/types.ts";
+import { messageOf, RunError } from "./_shared/errors.ts";
+import {
+  assertReadStatement,
+  inReadOnlyTransaction,
+  type ReadOnlySql,
+  sqlError,
+} from "./sinks/read_only.ts";
+import { LogNotifier } from "./notify/log_notifier.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import { PgliteWarehouse } from "./sinks/pglite.ts";
+import { SharedPgliteWarehouse } from "./sinks/pglite_shared.ts";
 import type { Warehouse } from "./sinks/warehouse.ts";
 import { LocalSource } from "./sources/local.ts";
 import type { Source } from "./sources/source.ts";
@@ -103,6 +110,38 @@ export async function openSource(config: Config): Promise<Source> {
 export interface OpenWarehouseOptions {
   /** How long to wait for an embedded warehouse held by another process, in ms. */
   lockWaitMs?: number;
+  /** Who opens it (told to processes waiting for the embedded warehouse), e.g. `deno task status`. */
+  holder?: string;
+  /** What for, e.g. `run of events 2021-02`; a waiter then waits as long as that lasts. */
+  activity?: string;
+  /**
+   * The long-running worker's mode: the embedded warehouse is opened only
+   * while used ({@link SharedPgliteWarehouse}), so other commands work between
+   * runs. Default false (held until closed).
+   */
+  shared?: boolean;
+}
+
+/**
+ * Runs `fn` with the warehouse held for `activity` (a shared embedded
+ * warehouse stays open for the whole of it; other warehouses are always open).
+ */
+export function holdWarehouse<T>(
+  warehouse: Warehouse,
+  activity: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (warehouse instanceof SharedPgliteWarehouse) return warehouse.hold(activity, () => fn());
+  return fn();
+}
+
+/** Tells processes waiting for an embedded warehouse what this one does now. */
+export async function announceActivity(
+  warehouse: Warehouse,
+  holder: string,
+  activity?: string,
+): Promise<void> {
+  if (warehouse instanceof PgliteWarehouse) await warehouse.announce(holder, activity);
 }
 
 /** The warehouse the configuration selects, connected. */
@@ -111,8 +150,11 @@ export async function openWarehouse(
   options: OpenWarehouseOptions = {},
 ): Promise<Warehouse> {
   switch (config.warehouse.kind) {
-    case "pglite":
-      return await PgliteWarehouse.open(config.warehouse.dir, options);
+    case "pglite": {
+      const { shared, ...pglite } = options;
+      if (shared) return new SharedPgliteWarehouse(config.warehouse.dir, pglite);
+      return await PgliteWarehouse.open(config.warehouse.dir, pglite);
+    }
     case "postgres": {
       const { PostgresWarehouse } = await import("./sinks/postgres.ts");
       return await PostgresWarehouse.open(config.warehouse.url);
@@ -150,11 +192,75 @@ export async function openWarehouse(
   }
 }
 
+/**
+ * A read-only SQL connection to the configured warehouse (`deno task sql`):
+ * READ ONLY transactions on PGlite and PostgreSQL, a statement check on Redshift.
+ */
+export async function openReadOnlySql(
+  config: Config,
+  options: { holder?: string } = {},
+): Promise<ReadOnlySql> {
+  switch (config.warehouse.kind) {
+    case "pglite": {
+      const w = await PgliteWarehouse.open(config.warehouse.dir, {
+        holder: options.holder ?? "deno task sql",
+      });
+      return {
+        description: w.description,
+        query: (sql) => w.readOnlyQuery(sql),
+        close: () => w.close(),
+      };
+    }
+    case "postgres": {
+      const { default: pg } = await import("pg");
+      const url = config.warehouse.url;
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+      } catch (error) {
+        throw new RunError("load", `Cannot connect to PostgreSQL: ${messageOf(error)}`, {
+          hint: "check DATABASE_URL and that the server is running",
+          transient: true,
+        });
+      }
+      const u = new URL(url);
+      return {
+        description: `PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}`,
+        query: (sql) =>
+          inReadOnlyTransaction({
+            query: async (text, extended) =>
+              (await client.query(
+                // The extended protocol runs exactly one statement.
+                { text, ...(extended ? { queryMode: "extended" } : {}) } as { text: string },
+              )).rows,
+          }, sql),
+        close: () => client.end(),
+      };
+    }
+    case "redshift": {
+      const w = await openWarehouse(config);
+      return {
+        description: w.description,
+        query: async (sql) => {
+          assertReadStatement(sql);
+          try {
+            return await w.query(sql);
+          } catch (error) {
+            throw error instanceof RunError && error.transient ? error : sqlError(error, sql);
+          }
+        },
+        close: () => w.close(),
+      };
+    }
+  }
+}
+
 /** The notifier the configuration selects. */
 export async function openNotifier(config: Config): Promise<Notifier> {
   switch (config.notify.kind) {
     case "console":
-      return new ConsoleNotifier();
+      return new LogNotifier();
     case "sns": {
       const [{ SNSClient }, { regionOfArn, SnsNotifier }] = await Promise.all([
         import("@aws-sdk/client-sns"),

@@ -43,6 +43,16 @@ Deno.test("generate writes deterministic months for every pipeline, with malform
   assert.equal(tx.trim().split("\n").length, 2001);
   assert.match(tx, /yesterday|1\.234,56/, "malformed rows are mixed in");
   const first = await Deno.readFile(join(ws.dataDir, "2021/02/events.csv"));
+  // An existing file is never replaced silently.
+  await assert.rejects(
+    () => generateCommand(["--month", "2021-02", "--pipeline", "events"], { config, now }),
+    (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, /^Cannot write .*2021\/02\/events\.csv: the file exists$/);
+      assert.match(e.hint ?? "", /--force/);
+      return true;
+    },
+  );
   await generateCommand([
     "--month",
     "2021-02",
@@ -52,6 +62,7 @@ Deno.test("generate writes deterministic months for every pipeline, with malform
     "4",
     "--pipeline",
     "events",
+    "--force",
   ], {
     config,
     print: () => {},
@@ -80,6 +91,12 @@ Deno.test("generate writes deterministic months for every pipeline, with malform
   const help: string[] = [];
   assert.equal(await generateCommand(["--help"], { config, print: (l) => help.push(l) }), 0);
   assert.match(help[0]!, /Usage: deno task generate/);
+  assert.equal(await generateCommand(["-h"], { config, print: (l) => help.push(l) }), 0);
+  assert.equal(help[1], help[0], "-h is --help");
+  await assert.rejects(
+    () => runCommand(["--month", "2021-01", "--month", "2021-02"], { config }),
+    /Cannot use --month twice \('2021-01' and '2021-02'\)/,
+  );
   await assert.rejects(
     () => generateCommand(["--month", "2021-02", "--rows=1.5"], { config }),
     /--rows '1.5': expected a whole number/,

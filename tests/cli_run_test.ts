@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { workspace } from "./support/workspace.ts";
+import { loadConfig } from "../src/config/load.ts";
+import { runCommand } from "../src/cli/run.ts";
 
 const FEB = { year: 2021, month: 2 };
 
@@ -89,8 +91,14 @@ Deno.test("run with every pipeline reports each outcome and exits 1 when one fil
     r.stdout,
   );
   assert.match(r.stdout, /hint: put the month's CSV there/);
-  assert.match(r.stdout, /notification: transactions 2021-02 FAILED at locate/);
+  // The notification body goes to the log (stderr), not beside the summary on stdout.
+  assert.doesNotMatch(r.stdout, /notification:/);
+  assert.equal(r.stdout.trim().split("\n").filter((l) => !l.startsWith("  hint:")).length, 2);
+  const logged = r.stderr.split("\n").filter((l) => l.includes('"notification: transactions'));
+  assert.equal(logged.length, 1, r.stderr);
+  assert.equal(JSON.parse(logged[0]!).body.error.step, "locate");
   noStackTrace(r.stdout + r.stderr);
+
   const ledger = await ws.query(
     "SELECT pipeline, status, step, error FROM etl_runs ORDER BY pipeline",
   );
@@ -98,6 +106,19 @@ Deno.test("run with every pipeline reports each outcome and exits 1 when one fil
     ["events", "succeeded", null],
     ["transactions", "failed", "locate"],
   ]);
+
+  // --format json: one object per run, for scripts; nothing else on stdout.
+  const json = await ws.cli(["run", "--month", "2021-02", "--format", "json"]);
+  assert.equal(json.code, 1);
+  const reports = JSON.parse(json.stdout);
+  assert.deepEqual(
+    reports.map((x: { pipeline: string; status: string }) => [x.pipeline, x.status]),
+    [
+      ["events", "skipped"],
+      ["transactions", "failed"],
+    ],
+  );
+  assert.equal(reports[1].error.step, "locate");
 });
 
 Deno.test("run refuses bad --month values with exit 2, the value and the fix", async (t) => {
@@ -155,4 +176,24 @@ Deno.test("run refuses an invalid predicate at start-up with exit 2", async () =
   );
   assert.match(r.stderr, /pipelines\[1\]\.predicate .*unknown column 'nosuch'/);
   noStackTrace(r.stderr);
+});
+
+Deno.test("run shows progress on stderr while a month is staged: JSON lines off a terminal", async () => {
+  await using ws = await workspace();
+  await ws.generate("events", "2021/02/events.csv", FEB, 20_000);
+  const config = await loadConfig({ env: { ...ws.env, LOG_LEVEL: "error" } });
+  const lines: string[] = [];
+  const progress: string[] = [];
+  const code = await runCommand(["--month", "2021-02", "--pipeline", "events"], {
+    config,
+    print: (l) => lines.push(l),
+    progress: { tty: false, everyMs: 1, write: (t) => progress.push(t) },
+  });
+  assert.equal(code, 0);
+  assert.equal(lines.length, 1, "one summary line on stdout");
+  assert.ok(progress.length > 0, "at least one progress line");
+  const sample = JSON.parse(progress.at(-1)!);
+  assert.equal(sample.progress, "events 2021-02 staging");
+  assert.equal(typeof sample.bytes, "number");
+  assert.equal(typeof sample.elapsed_s, "number");
 });

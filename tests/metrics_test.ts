@@ -41,6 +41,7 @@ Deno.test("renderMetrics() turns the ledger into Prometheus series", () => {
       }),
       row({ status: "failed", rows_loaded: null, notification: "notify_failed" }),
       row({ pipeline: "transactions", status: "skipped" }),
+      row({ month: "2021-04", status: "running", finished_at: null, rows_loaded: null }),
     ],
     ["events", "transactions"],
     { backlog: { events: 2 }, running: true },
@@ -64,7 +65,21 @@ Deno.test("renderMetrics() turns the ledger into Prometheus series", () => {
   assert.ok(lines.includes('etl_notifications_failed_total{pipeline="events"} 1'));
   assert.ok(lines.includes('etl_backlog_months{pipeline="events"} 2'));
   assert.ok(lines.includes("etl_tick_running 1"));
+  // A run in progress is a gauge, not a count of runs.
+  assert.ok(lines.includes("# TYPE etl_runs_running gauge"));
+  assert.ok(lines.includes('etl_runs_running{pipeline="events"} 1'));
+  assert.ok(lines.includes('etl_runs_running{pipeline="transactions"} 0'));
+  assert.ok(!lines.some((l) => l.includes('status="running"')));
+  assert.ok(lines.includes("etl_up 1"));
   assert.equal(labelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
+});
+
+Deno.test("renderMetrics() with the warehouse down says etl_up 0 and no ledger series", () => {
+  const text = renderMetrics([row({})], ["events"], { backlog: {}, running: false, up: false });
+  const lines = text.trim().split("\n");
+  assert.ok(lines.includes("etl_up 0"));
+  assert.ok(!lines.some((l) => l.startsWith("etl_runs_total")));
+  assert.ok(lines.includes("etl_tick_running 0"));
 });
 
 Deno.test("formatTable() right-aligns numbers with separators; formatCsv() quotes what needs it", () => {
@@ -86,4 +101,34 @@ Deno.test("formatTable() right-aligns numbers with separators; formatCsv() quote
     formatCsv([{ a: 'x,"y"', b: null, c: new Date("2021-01-01T00:00:00Z") }]),
     'a,b,c\n"x,""y""",,2021-01-01T00:00:00.000Z',
   );
+});
+
+Deno.test("LedgerCache: one ledger read per TTL however many requests, failures not kept", async () => {
+  const { LedgerCache } = await import("../src/serve/ledger_cache.ts");
+  let reads = 0;
+  let fail = false;
+  const row = (pipeline: string, i: number) => ({ pipeline, run_id: `r${i}` });
+  const warehouse = {
+    runs: () => {
+      reads++;
+      return fail
+        ? Promise.reject(new Error("down"))
+        : Promise.resolve([row("a", 1), row("b", 2), row("a", 3)]);
+    },
+  } as unknown as import("../src/sinks/warehouse.ts").Warehouse;
+  let clock = 0;
+  const cache = new LedgerCache(() => warehouse, { ttlMs: 1000, now: () => clock });
+  const answers = await Promise.all(Array.from({ length: 200 }, () => cache.runs({ limit: 2 })));
+  assert.equal(reads, 1, "200 concurrent requests, one read");
+  assert.equal(answers[0]!.length, 2);
+  assert.deepEqual((await cache.runs({ pipeline: "a" })).map((r) => r.run_id), ["r1", "r3"]);
+  clock = 999;
+  await cache.runs();
+  assert.equal(reads, 1, "still fresh");
+  clock = 1001;
+  fail = true;
+  await assert.rejects(cache.runs(), /down/);
+  fail = false;
+  await cache.runs();
+  assert.equal(reads, 3, "a failed read is not kept");
 });

@@ -72,13 +72,11 @@ Deno.test("planCatchUp() plans missing, failed and changed months oldest first",
   ]);
   assert.deepEqual(plan.missingFiles, [{ pipeline: "events", month: "2021-04" }]);
 
-  // The month that just ended is attempted even without a file, so its absence is alerted.
+  // The month that just ended without a file is awaited, not run (no failure, no alert).
   const june = planCatchUp([{ pipeline, files, ledger }], new Date("2021-07-01T10:00:00Z"));
-  assert.deepEqual(june.runs.at(-1), {
-    pipeline: "events",
-    month: m(2021, 6),
-    reason: "no file yet",
-  });
+  assert.ok(!june.runs.some((r) => r.month.month === 6));
+  assert.deepEqual(june.waiting, [{ pipeline: "events", month: m(2021, 6) }]);
+  assert.deepEqual(june.late, []);
 
   // Two pipelines interleave by month; no start_month means "from the oldest file".
   const two = planCatchUp([
@@ -149,14 +147,16 @@ Deno.test("Scheduler.tick() catches up missed months oldest first, reloads chang
     ]]);
     assert.equal(reload.plan!.runs[0]!.reason, "changed");
 
-    // A month later, April has not arrived: attempted and alerted once per tick, as a failure.
+    // A month later, April has not arrived: it waits (no run, no failure, no alert).
     now = new Date("2021-05-01T10:00:00Z");
+    const before = printed.length;
     const april = await scheduler.tick("cron");
-    assert.deepEqual(april.reports.map((r) => [r.month, r.status, r.error?.step]), [[
-      "2021-04",
-      "failed",
-      "locate",
+    assert.deepEqual(april.reports, []);
+    assert.deepEqual(april.plan!.waiting.map((w) => [w.pipeline, w.month]), [[
+      "events",
+      m(2021, 4),
     ]]);
+    assert.equal(printed.length, before);
 
     const counts = await warehouse.query(
       "SELECT source_month::text AS m, count(DISTINCT run_id)::int AS runs FROM events GROUP BY 1 ORDER BY 1",

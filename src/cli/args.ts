@@ -23,8 +23,19 @@ export function parseFlags<T extends FlagOptions>(
   args: string[],
   options: T,
 ): FlagValues<T> {
+  // `-h` is `--help` everywhere.
+  const declared = options.help && !options.help.short
+    ? { ...options, help: { ...options.help, short: "h" } }
+    : options;
+  let parsed;
   try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+    parsed = parseArgs({
+      args,
+      options: declared,
+      allowPositionals: false,
+      strict: true,
+      tokens: true,
+    });
   } catch (error) {
     throw new UsageError(
       `Cannot parse the arguments of '${command}': ${(error as Error).message}`,
@@ -33,6 +44,24 @@ export function parseFlags<T extends FlagOptions>(
       },
     );
   }
+  // parseArgs keeps the last of a repeated value; a repeated --month is more likely a mistake.
+  const seen = new Map<string, string | undefined>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option" || declared[token.name]?.type !== "string") continue;
+    if (declared[token.name]?.multiple) continue;
+    if (seen.has(token.name)) {
+      throw new UsageError(
+        `Cannot use --${token.name} twice ('${seen.get(token.name)}' and '${token.value}')`,
+        {
+          hint: `give --${token.name} once${
+            token.name === "month" ? ", or use --from/--to for a range" : ""
+          }`,
+        },
+      );
+    }
+    seen.set(token.name, token.value);
+  }
+  return parsed.values as FlagValues<T>;
 }
 
 /**

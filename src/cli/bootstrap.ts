@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { addSecrets, log, setupLogging } from "../_shared/log.ts";
 import { armFaultPoints } from "../_shared/fault_points.ts";
 
@@ -14,6 +14,17 @@ export async function bootstrap(config: Config): Promise<void> {
   addSecrets(config.secrets);
   await setupLogging({ level: config.logLevel });
   if (config.faultPoints?.size) armFaultPoints(config.faultPoints);
+  // What this process will talk to (no secret: kinds, folders and names only).
+  log("config").debug(
+    "configuration: source {source}, warehouse {warehouse}, notifier {notifier}",
+    {
+      source: config.source.kind,
+      warehouse: config.warehouse.kind,
+      notifier: config.notify.kind,
+      pipelines: config.pipelines.map((p) => `${p.name} -> ${p.table} (${p.key})`),
+      log_level: config.logLevel,
+    },
+  );
   for (const warning of config.warnings ?? []) {
     if (warned.has(warning)) continue;
     warned.add(warning);

@@ -11,6 +11,8 @@ import { dirname, join } from "node:path";
 import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
 import { keyFor } from "../contract/schema.ts";
 import { UsageError } from "../_shared/errors.ts";
+import { type ProgressOptions, startProgress } from "./progress.ts";
+import { formatMonth } from "../contract/month.ts";
 import { writeGenerated } from "../generate/rows.ts";
 import { count } from "../notify/report.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
@@ -26,7 +28,8 @@ Options:
   --bad-rows N      malformed rows to mix in (default 0)
   --pipeline NAME   only this pipeline
   --out DIR         root folder (default: DATA_DIR, i.e. datasets)
-  --help            this text
+  --force           replace files that exist (refused otherwise)
+  -h, --help        this text
 `;
 
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
@@ -43,7 +46,13 @@ function positiveInt(value: string | undefined, flag: string, fallback: number):
 /** Runs `generate`; returns the exit code. */
 export async function generateCommand(
   args: string[],
-  options: { config?: Config; print?: (line: string) => void; now?: () => Date } = {},
+  options: {
+    config?: Config;
+    print?: (line: string) => void;
+    now?: () => Date;
+    /** How progress is shown (default: on stderr, drawn in place on a terminal). */
+    progress?: ProgressOptions;
+  } = {},
 ): Promise<number> {
   const flags = parseFlags("generate", args, {
     month: { type: "string" },
@@ -53,6 +62,7 @@ export async function generateCommand(
     "bad-rows": { type: "string" },
     pipeline: { type: "string" },
     out: { type: "string" },
+    force: { type: "boolean" },
     help: { type: "boolean" },
   });
   const print = options.print ?? ((line: string) => console.log(line));
@@ -65,15 +75,43 @@ export async function generateCommand(
   const badRows = positiveInt(flags["bad-rows"], "--bad-rows", 0);
   const config = options.config ?? await loadConfig();
   const out = flags.out ?? config.source.dataDir;
-  for (const pipeline of selectPipelines(config, flags.pipeline)) {
+  const pipelines = selectPipelines(config, flags.pipeline);
+  if (!flags.force) {
+    const existing = [];
+    for (const pipeline of pipelines) {
+      for (const month of months) {
+        const path = join(out, keyFor(pipeline, month.year, month.month));
+        if (await Deno.stat(path).then(() => true, () => false)) existing.push(path);
+      }
+    }
+    if (existing.length) {
+      throw new UsageError(
+        `Cannot write ${existing[0]}${
+          existing.length > 1 ? ` (and ${existing.length - 1} more)` : ""
+        }: the file exists`,
+        { hint: "add --force to replace it, or give another --month or --out" },
+      );
+    }
+  }
+  for (const pipeline of pipelines) {
     for (const month of months) {
       const path = join(out, keyFor(pipeline, month.year, month.month));
       await Deno.mkdir(dirname(path), { recursive: true });
       const started = performance.now();
-      const bytes = await writeGenerated(pipeline.generator ?? pipeline.name, month, path, {
-        rows,
-        badRows,
-      });
+      const progress = startProgress(
+        `${pipeline.name} ${formatMonth(month)}`,
+        async () => ({ bytes: (await Deno.stat(path)).size }),
+        options.progress ?? {},
+      );
+      let bytes: number;
+      try {
+        bytes = await writeGenerated(pipeline.generator ?? pipeline.name, month, path, {
+          rows,
+          badRows,
+        });
+      } finally {
+        await progress.stop();
+      }
       print(
         `${path}: ${count(rows)} rows, ${count(bytes)} bytes in ${
           ((performance.now() - started) / 1000).toFixed(1)

@@ -15,10 +15,15 @@
 import { openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, type ResolvedPipeline, selectPipelines } from "../config/load.ts";
 import { RunError, UsageError } from "../_shared/errors.ts";
-import { addSecrets, setupLogging } from "../_shared/log.ts";
-import { assertNotFuture, formatMonth, parseMonth } from "../contract/month.ts";
+import { assertNotFuture, formatMonth, type Month, parseMonth } from "../contract/month.ts";
 import { count } from "../notify/report.ts";
-import { columnsFor, ROLE_INFO, type Unanswered, unanswered } from "../insights/columns.ts";
+import {
+  columnsFor,
+  type InsightColumns,
+  ROLE_INFO,
+  type Unanswered,
+  unanswered,
+} from "../insights/columns.ts";
 import { loadFreeMailDomains } from "../insights/free_mail.ts";
 import { answerFile, FILE_QUESTIONS, type RowSelection } from "../insights/file.ts";
 import {
@@ -31,6 +36,7 @@ import {
 } from "../insights/questions.ts";
 import { answerWarehouse, loadedMonths } from "../insights/warehouse.ts";
 import { formatFlag, parseFlags } from "./args.ts";
+import { bootstrap } from "./bootstrap.ts";
 import { formatCsv, formatTable } from "../_shared/table.ts";
 
 function wrap(text: string, width: number, indent: string): string {
@@ -272,8 +278,7 @@ export async function insightsCommand(
   const asked = questionsFrom(flags.question);
 
   const config = options.config ?? await loadConfig();
-  addSecrets(config.secrets);
-  await setupLogging({ level: config.logLevel });
+  await bootstrap(config);
   let pipeline: ResolvedPipeline | undefined;
   try {
     [pipeline] = selectPipelines(config, flags.pipeline ?? config.pipelines[0]?.name);
@@ -324,70 +329,15 @@ export async function insightsCommand(
     since: since ? formatMonth(since) : null,
     rows: useWarehouse ? null : flags.kept ? "kept" : "valid",
   };
-  let answers: Partial<Answers>;
-  let from: string;
-  if (useWarehouse) {
-    const warehouse = await openWarehouse(config);
-    try {
-      from = warehouse.description;
-      const loaded = await loadedMonths(warehouse, pipeline!);
-      const inScope = loaded.filter((m) =>
-        month ? m.month === formatMonth(month) : since ? m.month >= formatMonth(since) : true
-      );
-      if (inScope.length === 0) {
-        const what = month
-          ? `month ${formatMonth(month)}`
-          : since
-          ? `any month since ${formatMonth(since)}`
-          : "any month";
-        throw new UsageError(
-          `Cannot answer from ${warehouse.description}: table ${
-            pipeline!.table
-          } has no rows for ${what} (loaded: ${loaded.map((m) => m.month).join(", ") || "none"})`,
-          {
-            hint: `load it first: deno task run --month ${
-              month ? formatMonth(month) : "2021-02"
-            } --pipeline ${pipeline!.name}`,
-          },
-        );
-      }
-      answers = await answerWarehouse(warehouse, pipeline!, {
-        columns,
-        freeMailDomains,
-        top,
-        binWidth,
-        questions,
-        ...(month ? { month } : {}),
-        ...(since ? { since } : {}),
-      });
-    } finally {
-      await warehouse.close();
-    }
-  } else {
-    const source = await openSource(config);
-    let file;
-    try {
-      file = await source.locate(pipeline!, month!);
-    } catch (error) {
-      // A missing month is the user's to fix; a network fault is not.
-      if (error instanceof RunError && !error.transient) {
-        throw new UsageError(error.message, error.hint ? { hint: error.hint } : {});
-      }
-      throw error;
-    }
-    from = file.url;
-    answers = await answerFile(file, pipeline!, {
-      month: month!,
-      columns,
-      freeMailDomains,
-      top,
-      binWidth,
-      questions,
-      rows: flags.kept ? "kept" : "valid",
-      open: () => source.open(file),
-      explain: (error) => source.explain("read", file, error),
-    });
-  }
+  const asking: Asking = {
+    config,
+    pipeline: pipeline!,
+    month,
+    since,
+    options: { columns, freeMailDomains, top, binWidth, questions },
+    kept: !!flags.kept,
+  };
+  const { answers, from } = useWarehouse ? await askWarehouse(asking) : await askFile(asking);
   const full: InsightsReport = {
     ...report,
     from,
@@ -398,4 +348,81 @@ export async function insightsCommand(
   else if (format === "csv") print(renderCsv(answers));
   else print(renderTables(full));
   return 0;
+}
+
+/** What one `insights` call asks, wherever it is answered. */
+interface Asking {
+  config: Config;
+  pipeline: ResolvedPipeline;
+  month: Month | undefined;
+  since: Month | undefined;
+  options: {
+    columns: InsightColumns;
+    freeMailDomains: readonly string[];
+    top: number;
+    binWidth: number;
+    questions: QuestionName[];
+  };
+  kept: boolean;
+}
+
+/** Answers from the warehouse's loaded months (refused when none is in scope). */
+async function askWarehouse(a: Asking): Promise<{ answers: Partial<Answers>; from: string }> {
+  const { config, pipeline, month, since } = a;
+  const warehouse = await openWarehouse(config, { holder: "deno task insights" });
+  try {
+    const loaded = await loadedMonths(warehouse, pipeline);
+    const inScope = loaded.filter((m) =>
+      month ? m.month === formatMonth(month) : since ? m.month >= formatMonth(since) : true
+    );
+    if (inScope.length === 0) {
+      const what = month
+        ? `month ${formatMonth(month)}`
+        : since
+        ? `any month since ${formatMonth(since)}`
+        : "any month";
+      throw new UsageError(
+        `Cannot answer from ${warehouse.description}: table ${pipeline.table} has no rows for ${what} (loaded: ${
+          loaded.map((m) => m.month).join(", ") || "none"
+        })`,
+        {
+          hint: `load it first: deno task run --month ${
+            month ? formatMonth(month) : "2021-02"
+          } --pipeline ${pipeline.name}`,
+        },
+      );
+    }
+    const answers = await answerWarehouse(warehouse, pipeline, {
+      ...a.options,
+      ...(month ? { month } : {}),
+      ...(since ? { since } : {}),
+    });
+    return { answers, from: warehouse.description };
+  } finally {
+    await warehouse.close();
+  }
+}
+
+/** Answers from one month's file (a missing month is the user's to fix). */
+async function askFile(a: Asking): Promise<{ answers: Partial<Answers>; from: string }> {
+  const { config, pipeline, month } = a;
+  const source = await openSource(config);
+  let file;
+  try {
+    file = await source.locate(pipeline, month!);
+  } catch (error) {
+    // A missing month is the user's to fix; a network fault is not.
+    if (error instanceof RunError && !error.transient) {
+      throw new UsageError(error.message, error.hint ? { hint: error.hint } : {});
+    }
+    throw error;
+  }
+  const answers = await answerFile(file, pipeline, {
+    ...a.options,
+    month: month!,
+    rows: a.kept ? "kept" : "valid",
+    open: () => source.open(file),
+    explain: (error) => source.explain("read", file, error),
+  });
+  return { answers, from: file.url };
 }

@@ -62,7 +62,7 @@ export async function monthsCommand(
   await bootstrap(config);
   const pipelines = selectPipelines(config, flags.pipeline);
   const source = await openSource(config);
-  const warehouse = await openWarehouse(config);
+  const warehouse = await openWarehouse(config, { holder: "deno task months" });
   const rows: MonthStatus[] = [];
   try {
     for (const pipeline of pipelines) {

@@ -1,32 +1,48 @@
 /**
  * `deno task serve`: the long-running worker. Catches up on start, then on
  * every tick of `Deno.cron` (UTC, `SCHEDULE`, default `0 10 1 * *`: 10:00 on
- * the 1st, when last month's files are in). Serves `/healthz`, `/readyz`,
- * `/metrics` and `/runs` on `PORT`. SIGTERM/SIGINT: stop taking work, let a
- * load commit or roll back, exit 0.
+ * the 1st, when last month's files are in), and daily when a pipeline has a
+ * `due_by_day`. Serves `/` (status page), `/healthz`, `/readyz`, `/metrics`
+ * and `/runs` on `PORT`, from the start: the warehouse is connected in the
+ * background (degraded until then). On the embedded warehouse the folder is
+ * held only while a month is planned or run. SIGTERM/SIGINT: stop taking
+ * work, let a load commit or roll back, exit 0.
  *
  * @module
  */
 
-import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
+import { holdWarehouse, openNotifier, openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig } from "../config/load.ts";
 import { ConfigError, messageOf } from "../_shared/errors.ts";
 import { log, redact } from "../_shared/log.ts";
 import { bootstrap } from "./bootstrap.ts";
-import { retry } from "../_shared/retry.ts";
 import { Scheduler } from "../schedule/scheduler.ts";
 import { createHandler } from "../serve/http.ts";
 import { parseFlags } from "./args.ts";
+import { WarehouseConnection } from "../serve/connection.ts";
 
 /** Help text of `serve`. */
 export const SERVE_HELP = `Usage: deno task serve [--port N] [--no-catch-up]
 
 Runs the worker: catch-up on start, Deno.cron on SCHEDULE (UTC), HTTP on PORT
-(/healthz, /readyz, /metrics, /runs). Stops cleanly on SIGTERM or SIGINT.
+(/ status page, /healthz, /readyz, /metrics, /runs). Stops cleanly on SIGTERM or SIGINT.
+
+Options:
+  --port N          listen on port N instead of PORT (default 8080; 0 picks a free port)
+  --no-catch-up     do not process the backlog on start (Deno.cron ticks still do)
+  -h, --help        this text
+
+The port opens at once; while the warehouse is unreachable /readyz answers
+503 with the reason and the worker reconnects with backoff. On the embedded
+warehouse the folder is held only while a month is planned or run, so the
+other commands work from a second shell in between.
 `;
 
 /** Retries of Deno.cron when a tick fails to plan (warehouse or source down). */
 export const CRON_BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000];
+
+/** When serve checks due dates (`due_by_day`) between the monthly ticks: daily, 00:05 UTC. */
+export const DEADLINE_SCHEDULE = "5 0 * * *";
 
 /** Options of {@link serveCommand}. */
 export interface ServeOptions {
@@ -36,122 +52,199 @@ export interface ServeOptions {
   stopWhen?: Promise<unknown>;
   /** Called once listening, with the port. */
   onListen?: (port: number) => void;
+  /** Called once the warehouse answers (the catch-up then starts). */
+  onConnected?: () => void;
+  /** Delays between warehouse connection attempts, in ms. Default 1, 2, 5, 10, 30 s. */
+  reconnectDelaysMs?: readonly number[];
+  /** Called after each failed warehouse connection attempt, with the reason. */
+  onRetry?: (reason: string) => void;
+  /** Clock of the scheduler (tests). Default: the system clock. */
+  now?: () => Date;
 }
 
-/** Runs `serve`; resolves with the exit code after a clean shutdown. */
-export async function serveCommand(args: string[], options: ServeOptions = {}): Promise<number> {
+/** The flags of `serve`, checked. */
+function serveFlags(args: string[], config: Config | undefined) {
   const flags = parseFlags("serve", args, {
     port: { type: "string" },
     "no-catch-up": { type: "boolean" },
-    help: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
-  if (flags.help) {
-    console.log(SERVE_HELP);
-    return 0;
-  }
-  const config = options.config ?? await loadConfig();
-  await bootstrap(config);
-  const logger = log("serve");
-  const port = flags.port !== undefined ? Number(flags.port) : config.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = flags.port !== undefined ? Number(flags.port) : config?.port;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError([{
       field: "--port",
       source: "command line",
       message: `'${flags.port}' is not a port`,
     }]);
   }
+  return { help: flags.help, port, catchUp: !flags["no-catch-up"] };
+}
 
-  const source = await openSource(config);
-  const warehouse = await retry(() => openWarehouse(config, { lockWaitMs: 60_000 }), {
-    attempts: 5,
-    baseDelayMs: 2000,
-    onRetry: (e, attempt) =>
-      logger.warn("warehouse not reachable (attempt {attempt}): {message}", {
-        attempt,
-        message: redact(messageOf(e)),
-      }),
-  });
-  const scheduler = new Scheduler({
-    pipelines: config.pipelines,
-    source,
-    warehouse,
-    notifier: await openNotifier(config),
-  });
+/** Connects the warehouse in the background, logging each failed attempt. */
+function connectWarehouse(config: Config, options: ServeOptions): WarehouseConnection {
+  const logger = log("serve");
+  const connection = new WarehouseConnection(
+    async () => {
+      const w = await openWarehouse(config, { shared: true, holder: "deno task serve" });
+      // Check it answers, and create the ledger and tables /metrics and /runs read.
+      try {
+        await holdWarehouse(w, "start-up", async () => {
+          for (const p of config.pipelines) await w.prepare(p);
+        });
+      } catch (error) {
+        await w.close().catch(() => {});
+        throw error;
+      }
+      return w;
+    },
+    {
+      ...(options.reconnectDelaysMs ? { delaysMs: options.reconnectDelaysMs } : {}),
+      onRetry: (reason, attempt, delayMs) => {
+        logger.warn(
+          "warehouse not reachable (attempt {attempt}), retrying in {delay_s} s: {reason}",
+          { attempt, delay_s: delayMs / 1000, reason },
+        );
+        options.onRetry?.(reason);
+      },
+    },
+  );
+  connection.start();
+  return connection;
+}
+
+/** The HTTP server on `port`, answering while the warehouse is still connecting. */
+function listen(
+  config: Config,
+  port: number,
+  deps: { connection: WarehouseConnection; scheduler: () => Scheduler | undefined },
+  onListen?: (port: number) => void,
+): Deno.HttpServer {
   const handler = createHandler({
-    warehouse,
+    warehouse: () => deps.connection.get(),
     token: config.serveToken,
     pipelines: config.pipelines.map((p) => p.name),
-    gauges: () => ({
-      running: scheduler.busy,
-      backlog: Object.fromEntries(
-        config.pipelines.map((
-          p,
-        ) => [
-          p.name,
-          scheduler.lastTick?.plan?.runs.filter((r) => r.pipeline === p.name).length ?? 0,
-        ]),
-      ),
-    }),
+    waiting: () => deps.scheduler()?.lastTick?.plan?.waiting ?? [],
+    gauges: () => {
+      const scheduler = deps.scheduler();
+      const plan = scheduler?.lastTick?.plan;
+      return {
+        running: scheduler?.busy ?? false,
+        backlog: Object.fromEntries(
+          config.pipelines.map((p) => [
+            p.name,
+            plan?.runs.filter((r) => r.pipeline === p.name).length ?? 0,
+          ]),
+        ),
+      };
+    },
   });
-  const stopped = Promise.withResolvers<string>();
-  const server = Deno.serve({
+  return Deno.serve({
     hostname: config.host,
     port,
     onListen: ({ port }) => {
-      logger.info("listening on port {port}; schedule '{schedule}' (UTC)", {
+      log("serve").info("listening on port {port}; schedule '{schedule}' (UTC)", {
         port,
         schedule: config.schedule,
       });
       console.log(`listening on http://${config.host}:${port}`);
-      options.onListen?.(port);
+      onListen?.(port);
     },
   }, handler);
+}
 
-  const tick = (trigger: string) =>
-    scheduler.tick(trigger).then((r) => {
-      if (!r.skipped) {
-        logger.info("tick ({trigger}) done: {count} month(s) processed", {
-          trigger,
-          count: r.reports.length,
-        });
-      }
-      return r;
-    });
+/** Registers the cron tick; a bad SCHEDULE is a configuration error. */
+function registerCron(config: Config, tick: (trigger: string) => Promise<unknown>): void {
   try {
     Deno.cron("etl-catch-up", config.schedule, { backoffSchedule: CRON_BACKOFF_MS }, async () => {
       await tick("cron");
     });
   } catch (error) {
-    await server.shutdown();
-    await warehouse.close();
     throw new ConfigError([{
       field: "SCHEDULE",
       source: "environment or config/.env",
       message: `'${config.schedule}' is not a valid cron schedule: ${messageOf(error)}`,
     }]);
   }
-  if (!flags["no-catch-up"]) {
+}
+
+/** Resolves with the reason to stop: SIGTERM, SIGINT or the test's request. */
+async function untilStopped(stopWhen?: Promise<unknown>): Promise<string> {
+  const stopped = Promise.withResolvers<string>();
+  const signals: Array<[Deno.Signal, () => void]> = (["SIGTERM", "SIGINT"] as const).map((
+    name,
+  ) => [name, () => stopped.resolve(name)]);
+  for (const [signal, fn] of signals) Deno.addSignalListener(signal, fn);
+  stopWhen?.then(() => stopped.resolve("request"));
+  try {
+    return await stopped.promise;
+  } finally {
+    for (const [signal, fn] of signals) Deno.removeSignalListener(signal, fn);
+  }
+}
+
+/** Runs `serve`; resolves with the exit code after a clean shutdown. */
+export async function serveCommand(args: string[], options: ServeOptions = {}): Promise<number> {
+  if (serveFlags(args, undefined).help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
+  const config = options.config ?? await loadConfig();
+  await bootstrap(config);
+  const logger = log("serve");
+  const flags = serveFlags(args, config);
+  const source = await openSource(config);
+  const notifier = await openNotifier(config);
+  const connection = connectWarehouse(config, options);
+  let scheduler: Scheduler | undefined;
+  const tick = async (trigger: string) => {
+    // A cron tick while the warehouse is down throws, so Deno.cron's backoff retries it.
+    const warehouse = connection.get();
+    scheduler ??= new Scheduler({
+      pipelines: config.pipelines,
+      source,
+      warehouse,
+      notifier,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    const r = await scheduler.tick(trigger);
+    if (!r.skipped) {
+      logger.info("tick ({trigger}) done: {count} month(s) processed", {
+        trigger,
+        count: r.reports.length,
+      });
+    }
+    return r;
+  };
+  registerCron(config, tick);
+  if (config.pipelines.some((p) => p.due_by_day)) {
+    // A month's deadline passes between monthly ticks: look once a day, just after midnight UTC.
+    Deno.cron("etl-deadlines", DEADLINE_SCHEDULE, async () => {
+      await tick("deadline check").catch((e) =>
+        logger.warn("deadline check failed: {reason}", { reason: redact(messageOf(e)) })
+      );
+    });
+  }
+  const server = listen(config, flags.port!, { connection, scheduler: () => scheduler }, (port) => {
+    options.onListen?.(port);
+  });
+  connection.ready.then(() => {
+    logger.info("warehouse connected: {warehouse}", {
+      warehouse: connection.warehouse?.description,
+    });
+    options.onConnected?.();
+    if (!flags.catchUp) return;
     tick("start").catch((e) =>
-      logger.error("catch-up on start failed: {message}; Deno.cron retries later", {
-        message: redact(messageOf(e)),
+      logger.error("catch-up on start failed: {reason}; Deno.cron retries later", {
+        reason: redact(messageOf(e)),
       })
     );
-  }
+  });
 
-  const onSignal = (name: string) => () => stopped.resolve(name);
-  const signals: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
-    "SIGINT",
-    onSignal("SIGINT"),
-  ]];
-  for (const [signal, fn] of signals) Deno.addSignalListener(signal, fn);
-  options.stopWhen?.then(() => stopped.resolve("request"));
-
-  const reason = await stopped.promise;
+  const reason = await untilStopped(options.stopWhen);
   logger.info("{reason}: stopping (current load commits or rolls back)", { reason });
-  await scheduler.stop();
+  await scheduler?.stop();
   await server.shutdown();
-  await warehouse.close();
-  for (const [signal, fn] of signals) Deno.removeSignalListener(signal, fn);
+  await connection.stop();
   logger.info("stopped");
   return 0;
 }

@@ -46,7 +46,7 @@ export async function statusCommand(
   const config = options.config ?? await loadConfig();
   await bootstrap(config);
   if (flags.pipeline) selectPipelines(config, flags.pipeline);
-  const warehouse = await openWarehouse(config);
+  const warehouse = await openWarehouse(config, { holder: "deno task status" });
   try {
     for (const p of config.pipelines) await warehouse.prepare(p);
     const rows = await warehouse.runs({

@@ -8,8 +8,12 @@
 /** Name of the run ledger table. */
 export const LEDGER_TABLE = "etl_runs";
 
-/** Statuses a ledger row can have. */
-export type RunStatus = "running" | "succeeded" | "failed" | "skipped" | "interrupted";
+/**
+ * Statuses a ledger row can have. `late`: the month's file was not there by
+ * the pipeline's `due_by_day` (recorded once, with its alert, so a restart
+ * never alerts again).
+ */
+export type RunStatus = "running" | "succeeded" | "failed" | "skipped" | "interrupted" | "late";
 
 /** One row of the run ledger. */
 export interface LedgerRow {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import {
   compareMonths,
   formatMonth,
@@ -21,7 +21,21 @@ import {
 import type { LedgerRow } from "../ledger/rows.ts";
 
 /** Why a month is planned. */
-export type PlanReason = "missing" | "failed" | "interrupted" | "changed" | "no file yet";
+export type PlanReason = "missing" | "failed" | "interrupted" | "changed";
+
+/** The month that just ended, still without a file. */
+export interface AwaitedMonth {
+  /** Pipeline name. */
+  pipeline: string;
+  /** The month. */
+  month: Month;
+  /** When its file is due (`due_by_day` of the next month, end of day, UTC), if declared. */
+  due?: Date;
+  /** Set when the month is late and its alert was already sent (nothing more to do). */
+  alerted?: boolean;
+  /** Run id of the `late` ledger row, when one was written (its alert may still be pending). */
+  lateRunId?: string;
+}
 
 /** One month to process. */
 export interface PlannedRun {
@@ -35,8 +49,10 @@ export interface PlannedRun {
 
 /** What the planner knows about one pipeline. */
 export interface PipelineState {
-  /** The pipeline (its `start_month` bounds the backlog). */
-  pipeline: Pick<ResolvedPipeline, "name" | "start_month" | "table">;
+  /** The pipeline (its `start_month` bounds the backlog; `due_by_day` makes a missing file late). */
+  pipeline: Pick<ResolvedPipeline, "name" | "start_month" | "table"> & {
+    due_by_day?: number | undefined;
+  };
   /** Months the source holds, with the file identity. */
   files: ReadonlyArray<{ month: Month; identity: string }>;
   /** Ledger rows of this pipeline (any order). */
@@ -49,18 +65,32 @@ export interface Plan {
   runs: PlannedRun[];
   /** Months in the window that have no file and are not loaded (older than the last month). */
   missingFiles: Array<{ pipeline: string; month: string }>;
+  /** The month that just ended, no file yet, before its deadline (or without one): no run, no alert. */
+  waiting: AwaitedMonth[];
+  /** The month that just ended, no file past its `due_by_day`: alerted once (the ledger's `late` row). */
+  late: AwaitedMonth[];
+}
+
+/** When `month`'s file is due: the end of day `dueByDay` of the next month, UTC. */
+export function dueDate(month: Month, dueByDay: number): Date {
+  // Month is 1-based; Date.UTC months are 0-based, so `month.month` is already the next month.
+  return new Date(Date.UTC(month.year, month.month, dueByDay + 1));
 }
 
 /**
  * Plans every month from each pipeline's `start_month` (default: its oldest
  * file) to the month that last ended, that is not loaded, failed, or whose
- * file changed since it was loaded. Months without a file are skipped, except
- * the month that just ended, which is attempted so a missing drop is alerted.
+ * file changed since it was loaded. Months without a file are not run: the
+ * month that just ended is `waiting` until its pipeline's `due_by_day`, then
+ * `late` (alerted once: the ledger keeps a `late` row); older ones are listed
+ * in `missingFiles`.
  */
 export function planCatchUp(states: ReadonlyArray<PipelineState>, now: Date): Plan {
   const lastEnded = previousMonth(monthOf(now));
   const runs: PlannedRun[] = [];
   const missingFiles: Plan["missingFiles"] = [];
+  const waiting: AwaitedMonth[] = [];
+  const late: AwaitedMonth[] = [];
   for (const state of states) {
     const files = new Map(state.files.map((f) => [formatMonth(f.month), f.identity]));
     const earliestFile = [...state.files].sort((a, b) => compareMonths(a.month, b.month))[0]?.month;
@@ -79,9 +109,26 @@ export function planCatchUp(states: ReadonlyArray<PipelineState>, now: Date): Pl
       const identity = files.get(key);
       if (identity === undefined) {
         if (succeeded) continue;
-        if (compareMonths(month, lastEnded) === 0) {
-          runs.push({ pipeline: state.pipeline.name, month, reason: "no file yet" });
-        } else missingFiles.push({ pipeline: state.pipeline.name, month: key });
+        if (compareMonths(month, lastEnded) !== 0) {
+          missingFiles.push({ pipeline: state.pipeline.name, month: key });
+          continue;
+        }
+        const dueBy = state.pipeline.due_by_day;
+        const awaited: AwaitedMonth = {
+          pipeline: state.pipeline.name,
+          month,
+          ...(dueBy ? { due: dueDate(month, dueBy) } : {}),
+        };
+        if (!awaited.due || now < awaited.due) {
+          waiting.push(awaited);
+          continue;
+        }
+        const lateRow = rows.find((r) => r.status === "late");
+        late.push({
+          ...awaited,
+          ...(lateRow ? { lateRunId: lateRow.run_id } : {}),
+          alerted: lateRow?.notification != null,
+        });
         continue;
       }
       if (!succeeded) {
@@ -101,5 +148,5 @@ export function planCatchUp(states: ReadonlyArray<PipelineState>, now: Date): Pl
   runs.sort((a, b) =>
     compareMonths(a.month, b.month) || order.get(a.pipeline)! - order.get(b.pipeline)!
   );
-  return { runs, missingFiles };
+  return { runs, missingFiles, waiting, late };
 }

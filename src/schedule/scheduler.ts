@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import { messageOf } from "../_shared/errors.ts";
 import { log, redact } from "../_shared/log.ts";
 import { formatMonth } from "../contract/month.ts";
@@ -21,6 +21,8 @@ import type { RunReport } from "../notify/report.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import type { Source } from "../sources/source.ts";
 import { type Plan, planCatchUp } from "./plan.ts";
+import { holdWarehouse } from "../adapters.ts";
+import { alertLate } from "./late.ts";
 
 /** What the scheduler works with. */
 export interface SchedulerDeps {
@@ -46,6 +48,8 @@ export interface TickResult {
   plan?: Plan;
   /** One report per processed month, in order. */
   reports: RunReport[];
+  /** Alerts sent for months whose file is late (each month once, ever). */
+  late?: RunReport[];
 }
 
 /** Plans and runs the backlog; safe to call from Deno.cron and HTTP at once. */
@@ -65,7 +69,12 @@ export class Scheduler {
   }
 
   /** Plans the backlog now (reads the source listing and the ledger). */
-  async plan(): Promise<Plan> {
+  plan(): Promise<Plan> {
+    return holdWarehouse(this.deps.warehouse, "catch-up planning", () => this.planHeld());
+  }
+
+  /** {@link plan} with the warehouse already held. */
+  private async planHeld(): Promise<Plan> {
     const states = [];
     for (const pipeline of this.deps.pipelines) {
       await this.deps.warehouse.prepare(pipeline);
@@ -74,9 +83,20 @@ export class Scheduler {
         identity: f.file.identity,
       }));
       const ledger = await this.deps.warehouse.runs({ pipeline: pipeline.name, limit: 100_000 });
+      log("schedule").debug("{pipeline}: {files} file(s) in the source, {runs} ledger row(s)", {
+        pipeline: pipeline.name,
+        files: files.length,
+        runs: ledger.length,
+        months: files.map((f) => formatMonth(f.month)),
+      });
       states.push({ pipeline, files, ledger });
     }
-    return planCatchUp(states, (this.deps.now ?? (() => new Date()))());
+    return planCatchUp(states, this.now());
+  }
+
+  /** The scheduler's clock. */
+  private now(): Date {
+    return (this.deps.now ?? (() => new Date()))();
   }
 
   /**
@@ -105,13 +125,34 @@ export class Scheduler {
       runs: plan.runs.map((r) => `${r.pipeline} ${formatMonth(r.month)} (${r.reason})`),
       missing_files: plan.missingFiles,
     });
+    if (plan.waiting.length) {
+      logger.info(
+        "waiting for {count} month(s) whose file is not there yet (no alert before the deadline)",
+        {
+          count: plan.waiting.length,
+          waiting: plan.waiting.map((w) =>
+            `${w.pipeline} ${formatMonth(w.month)}${w.due ? ` (due ${w.due.toISOString()})` : ""}`
+          ),
+        },
+      );
+    }
+    const late = await holdWarehouse(
+      this.deps.warehouse,
+      "late-file alert",
+      () => alertLate({ ...this.deps, now: this.now() }, plan.late),
+    );
     const reports: RunReport[] = [];
     for (const planned of plan.runs) {
       if (this.stopping) break;
       const pipeline = this.deps.pipelines.find((p) => p.name === planned.pipeline)!;
+      const activity = `run of ${planned.pipeline} ${formatMonth(planned.month)}`;
       try {
         reports.push(
-          await runMonth(this.deps, pipeline, planned.month, { signal: this.abort.signal }),
+          await holdWarehouse(
+            this.deps.warehouse,
+            activity,
+            () => runMonth(this.deps, pipeline, planned.month, { signal: this.abort.signal }),
+          ),
         );
       } catch (error) {
         logger.error("run of {pipeline} {month} crashed: {message}", {
@@ -121,7 +162,7 @@ export class Scheduler {
         });
       }
     }
-    const result = { trigger, plan, reports };
+    const result = { trigger, plan, reports, late };
     this.lastTick = result;
     return result;
   }

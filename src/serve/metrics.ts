@@ -24,116 +24,148 @@ export interface SchedulerGauges {
   backlog: Record<string, number>;
   /** 1 while a tick is processing months. */
   running: boolean;
+  /** False while the warehouse is unreachable (`etl_up 0`). Default true. */
+  up?: boolean;
+}
+
+type Sample = [Record<string, string>, number];
+
+/** Collects exposition lines. */
+class Exposition {
+  readonly lines: string[] = [];
+
+  /** One metric family with its samples. */
+  metric(name: string, type: string, help: string, samples: Sample[]): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [l, v] of samples) {
+      this.lines.push(`${name}${labels(l)} ${Number.isFinite(v) ? v : 0}`);
+    }
+  }
+}
+
+/** Statuses counted by `etl_runs_total` (a `running` row is a gauge, not a count). */
+const FINISHED_STATUSES = ["succeeded", "failed", "skipped", "interrupted", "late"] as const;
+
+/** Per pipeline: a sum over the pipeline's rows. */
+function perPipeline(
+  rows: readonly LedgerRow[],
+  pipelines: readonly string[],
+  value: (rows: LedgerRow[]) => number,
+): Sample[] {
+  return pipelines.map((p) => [{ pipeline: p }, value(rows.filter((r) => r.pipeline === p))]);
+}
+
+function succeeded(rows: LedgerRow[]): LedgerRow[] {
+  return rows.filter((r) => r.status === "succeeded");
+}
+
+/** Runs and rows: counters and gauges read straight from the ledger. */
+function ledgerSeries(out: Exposition, rows: readonly LedgerRow[], pipelines: readonly string[]) {
+  out.metric(
+    "etl_runs_total",
+    "counter",
+    "Finished runs recorded in the ledger, by pipeline and status.",
+    pipelines.flatMap((p) =>
+      FINISHED_STATUSES.map((s): Sample => [
+        { pipeline: p, status: s },
+        rows.filter((r) => r.pipeline === p && r.status === s).length,
+      ])
+    ),
+  );
+  out.metric(
+    "etl_runs_running",
+    "gauge",
+    "Runs holding a claim on a month right now, per pipeline.",
+    perPipeline(rows, pipelines, (r) => r.filter((x) => x.status === "running").length),
+  );
+  const sum = (key: "rows_loaded" | "rows_rejected") => (r: LedgerRow[]) =>
+    succeeded(r).reduce((n, x) => n + (x[key] ?? 0), 0);
+  out.metric(
+    "etl_rows_loaded_total",
+    "counter",
+    "Rows written to the warehouse by successful runs.",
+    perPipeline(rows, pipelines, sum("rows_loaded")),
+  );
+  out.metric(
+    "etl_rows_rejected_total",
+    "counter",
+    "Rows quarantined by successful runs.",
+    perPipeline(rows, pipelines, sum("rows_rejected")),
+  );
+  out.metric(
+    "etl_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful load, per pipeline (0 if none).",
+    perPipeline(rows, pipelines, (r) => {
+      const times = succeeded(r).filter((x) => x.finished_at).map((x) => x.finished_at!.getTime());
+      return times.length ? Math.max(...times) / 1000 : 0;
+    }),
+  );
+}
+
+/** Run durations (a summary) and delivery failures. */
+function durationSeries(out: Exposition, rows: readonly LedgerRow[], pipelines: readonly string[]) {
+  out.lines.push(
+    "# HELP etl_run_duration_seconds Duration of finished runs (loads and failures).",
+    "# TYPE etl_run_duration_seconds summary",
+  );
+  for (const p of pipelines) {
+    const done = rows.filter((r) =>
+      r.pipeline === p && r.finished_at && !["running", "skipped", "late"].includes(r.status)
+    );
+    const sum = done.reduce(
+      (n, r) => n + (r.finished_at!.getTime() - r.started_at.getTime()) / 1000,
+      0,
+    );
+    out.lines.push(`etl_run_duration_seconds_sum${labels({ pipeline: p })} ${sum}`);
+    out.lines.push(`etl_run_duration_seconds_count${labels({ pipeline: p })} ${done.length}`);
+  }
+  out.metric(
+    "etl_notifications_failed_total",
+    "counter",
+    "Runs whose notification could not be delivered.",
+    perPipeline(rows, pipelines, (r) => r.filter((x) => x.notification === "notify_failed").length),
+  );
+  out.metric(
+    "etl_heartbeat_failures_total",
+    "counter",
+    "Heartbeats of running claims that could not be written (a stale claim lets another worker take the month).",
+    [[{}, counterValue("heartbeat_failures")]],
+  );
 }
 
 /**
- * Renders the metrics: runs by pipeline and status, rows loaded and
- * rejected, last success time per pipeline, run durations, notification
- * failures, backlog.
+ * Renders the metrics: runs by pipeline and status, runs in progress, rows
+ * loaded and rejected, last success time per pipeline, run durations,
+ * notification failures, backlog. With `gauges.up` false (warehouse
+ * unreachable) only `etl_up 0` and the scheduler gauges are rendered.
  */
 export function renderMetrics(
   rows: readonly LedgerRow[],
   pipelines: readonly string[],
   gauges?: SchedulerGauges,
 ): string {
-  const out: string[] = [];
-  const metric = (
-    name: string,
-    type: string,
-    help: string,
-    samples: Array<[Record<string, string>, number]>,
-  ) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [l, v] of samples) out.push(`${name}${labels(l)} ${Number.isFinite(v) ? v : 0}`);
-  };
-  const statuses = ["succeeded", "failed", "skipped", "interrupted", "running"];
-  const by = (p: string) => rows.filter((r) => r.pipeline === p);
-  const finished = (p: string) => by(p).filter((r) => r.finished_at && r.status !== "running");
-  metric("etl_up", "gauge", "1 when the worker is serving.", [[{}, 1]]);
-  metric(
-    "etl_runs_total",
-    "counter",
-    "Runs recorded in the ledger, by pipeline and status.",
-    pipelines.flatMap((p) =>
-      statuses.map((s) =>
-        [{ pipeline: p, status: s }, by(p).filter((r) => r.status === s).length] as [
-          Record<string, string>,
-          number,
-        ]
-      )
-    ),
-  );
-  metric(
-    "etl_rows_loaded_total",
-    "counter",
-    "Rows written to the warehouse by successful runs.",
-    pipelines.map((
-      p,
-    ) => [
-      { pipeline: p },
-      by(p).filter((r) => r.status === "succeeded").reduce((n, r) => n + (r.rows_loaded ?? 0), 0),
-    ]),
-  );
-  metric(
-    "etl_rows_rejected_total",
-    "counter",
-    "Rows quarantined by successful runs.",
-    pipelines.map((
-      p,
-    ) => [
-      { pipeline: p },
-      by(p).filter((r) => r.status === "succeeded").reduce((n, r) => n + (r.rows_rejected ?? 0), 0),
-    ]),
-  );
-  metric(
-    "etl_last_success_timestamp_seconds",
-    "gauge",
-    "Unix time of the last successful load, per pipeline (0 if none).",
-    pipelines.map((p) => {
-      const times = by(p).filter((r) => r.status === "succeeded" && r.finished_at).map((r) =>
-        r.finished_at!.getTime()
-      );
-      return [{ pipeline: p }, times.length ? Math.max(...times) / 1000 : 0];
-    }),
-  );
-  out.push(
-    "# HELP etl_run_duration_seconds Duration of finished runs (loads and failures).",
-    "# TYPE etl_run_duration_seconds summary",
-  );
-  for (const p of pipelines) {
-    const done = finished(p).filter((r) => r.status !== "skipped");
-    const sum = done.reduce(
-      (n, r) => n + (r.finished_at!.getTime() - r.started_at.getTime()) / 1000,
-      0,
-    );
-    out.push(`etl_run_duration_seconds_sum${labels({ pipeline: p })} ${sum}`);
-    out.push(`etl_run_duration_seconds_count${labels({ pipeline: p })} ${done.length}`);
+  const out = new Exposition();
+  const up = gauges?.up ?? true;
+  out.metric("etl_up", "gauge", "1 when the worker is serving and its warehouse answers.", [[
+    {},
+    up ? 1 : 0,
+  ]]);
+  if (up) {
+    ledgerSeries(out, rows, pipelines);
+    durationSeries(out, rows, pipelines);
   }
-  metric(
-    "etl_notifications_failed_total",
-    "counter",
-    "Runs whose notification could not be delivered.",
-    pipelines.map((
-      p,
-    ) => [{ pipeline: p }, by(p).filter((r) => r.notification === "notify_failed").length]),
-  );
-  metric(
-    "etl_heartbeat_failures_total",
-    "counter",
-    "Heartbeats of running claims that could not be written (a stale claim lets another worker take the month).",
-    [[{}, counterValue("heartbeat_failures")]],
-  );
   if (gauges) {
-    metric(
+    out.metric(
       "etl_backlog_months",
       "gauge",
       "Months the latest tick planned to process.",
       pipelines.map((p) => [{ pipeline: p }, gauges.backlog[p] ?? 0]),
     );
-    metric("etl_tick_running", "gauge", "1 while the scheduler is processing months.", [[
+    out.metric("etl_tick_running", "gauge", "1 while the scheduler is processing months.", [[
       {},
       gauges.running ? 1 : 0,
     ]]);
   }
-  return out.join("\n") + "\n";
+  return out.lines.join("\n") + "\n";
 }

@@ -3,8 +3,13 @@
  * (PGlite), persisted in a folder (`PGLITE_DIR`, default `.data/warehouse`).
  *
  * A folder can be opened by one process at a time, so the sink holds an
- * exclusive lock file beside it (`.data/warehouse.lock`) while open; a second
- * worker waits a little, then reports the warehouse busy.
+ * exclusive lock file beside it (`.data/warehouse.lock`) while open, and
+ * writes into it who holds it and what for ({@link LockHolder}). A second
+ * process waits: while the holder says it is running a month it waits as long
+ * as the run lasts, logging every few seconds which run, which month and for
+ * how long; otherwise it waits `lockWaitMs`, then reports the warehouse busy.
+ * `deno task serve` opens the folder only while it plans or runs a month
+ * (`src/sinks/pglite_shared.ts`), so every other command works between runs.
  *
  * @module
  */
@@ -14,11 +19,70 @@ import { dirname } from "node:path";
 import { RunError } from "../_shared/errors.ts";
 import { BLOB_ROWS, csvChunks } from "../_shared/csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
+import { log } from "../_shared/log.ts";
+import { inReadOnlyTransaction } from "./read_only.ts";
+
+/** Replaces the lock file's content with who holds it (the file is locked by `lock`). */
+async function writeHolder(lock: Deno.FsFile, holder: string, activity?: string): Promise<void> {
+  const info: LockHolder = {
+    pid: Deno.pid,
+    holder,
+    ...(activity ? { activity } : {}),
+    since: new Date().toISOString(),
+  };
+  await lock.truncate(0);
+  await lock.seek(0, Deno.SeekMode.Start);
+  const bytes = new TextEncoder().encode(JSON.stringify(info) + "\n");
+  let written = 0;
+  while (written < bytes.length) written += await lock.write(bytes.subarray(written));
+}
 
 /** Options of {@link PgliteWarehouse.open}. */
 export interface PgliteOptions {
-  /** How long to wait for another process to release the folder, in ms. Default 15000. */
+  /**
+   * How long to wait for another process to release the folder, in ms, unless
+   * that process says it is running a month (then the wait lasts as long as
+   * the run). Default 15000.
+   */
   lockWaitMs?: number;
+  /** Who opens it, written into the lock file for waiters (e.g. `deno task status`). Default `a worker command`. */
+  holder?: string;
+  /** What the holder is doing, e.g. `run of events 2021-03`. Default: nothing announced. */
+  activity?: string;
+  /** How often a waiting process logs whom it waits for, in ms. Default 5000. */
+  waitLogMs?: number;
+}
+
+/** What the lock file says about the process holding the folder. */
+export interface LockHolder {
+  /** Process id. */
+  pid: number;
+  /** The command, e.g. `deno task serve`. */
+  holder: string;
+  /** What it is doing while it holds the folder, e.g. `run of events 2021-03`. */
+  activity?: string;
+  /** When that activity started (ISO 8601). */
+  since: string;
+}
+
+/** Reads who holds the folder `dir`, if the lock file says so. */
+export async function lockHolder(dir: string): Promise<LockHolder | undefined> {
+  try {
+    const text = await Deno.readTextFile(`${dir}.lock`);
+    const value = JSON.parse(text) as LockHolder;
+    return typeof value?.pid === "number" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `deno task serve (pid 42) has been running events 2021-03 for 12 s`. */
+export function describeHolder(h: LockHolder | undefined, now = Date.now()): string {
+  if (!h) return "another process";
+  const seconds = Math.max(0, Math.round((now - Date.parse(h.since)) / 1000));
+  return h.activity
+    ? `${h.holder} (pid ${h.pid}) has been busy with the ${h.activity} for ${seconds} s`
+    : `${h.holder} (pid ${h.pid}) has had it open for ${seconds} s`;
 }
 
 /** A PGlite connection or transaction, plus COPY from a blob. */
@@ -51,23 +115,44 @@ export class PgliteWarehouse extends PostgresFamily<PgliteExecutor> {
   static async open(dir: string, options: PgliteOptions = {}): Promise<PgliteWarehouse> {
     await Deno.mkdir(dirname(dir), { recursive: true });
     const lock = await Deno.open(`${dir}.lock`, { create: true, write: true });
-    const deadline = Date.now() + (options.lockWaitMs ?? 15_000);
+    const waitMs = options.lockWaitMs ?? 15_000;
+    const logEvery = options.waitLogMs ?? 5000;
+    const started = Date.now();
+    let logged = -Infinity;
     while (!(await lock.tryLock(true))) {
-      if (Date.now() > deadline) {
+      const holder = await lockHolder(dir);
+      // A holder running a month is waited for as long as the run lasts (a
+      // crashed holder's lock is released by the kernel, so this cannot hang on a dead one).
+      if (!holder?.activity && Date.now() - started > waitMs) {
         lock.close();
         throw new RunError(
           "load",
-          `Cannot open the embedded warehouse at ${dir}: another worker process is using it`,
+          `Cannot open the embedded warehouse at ${dir}: ${describeHolder(holder)}`,
           {
-            hint: "wait for the other run to finish, then run again; nothing was changed",
+            hint: "wait for the other command to finish, then run again; nothing was changed",
             transient: true,
           },
         );
       }
-      await new Promise((r) => setTimeout(r, 200));
+      if (Date.now() - logged >= logEvery) {
+        logged = Date.now();
+        log("warehouse").info("waiting for the embedded warehouse: {who}", {
+          who: describeHolder(holder),
+          waited_s: Math.round((Date.now() - started) / 1000),
+        });
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
     try {
+      await writeHolder(lock, options.holder ?? "a worker command", options.activity);
+      const opening = Date.now();
       const db = await PGlite.create(dir);
+      log("warehouse").debug("opened the embedded warehouse at {dir} in {ms} ms", {
+        dir,
+        ms: Date.now() - opening,
+        lock_wait_ms: opening - started,
+        activity: options.activity ?? null,
+      });
       return new PgliteWarehouse(db, lock, dir);
     } catch (error) {
       await lock.unlock().catch(() => {});
@@ -77,6 +162,23 @@ export class PgliteWarehouse extends PostgresFamily<PgliteExecutor> {
         cause: error,
       });
     }
+  }
+
+  /** Tells processes waiting for the folder what this one is doing now (`undefined`: nothing in particular). */
+  async announce(holder: string, activity?: string): Promise<void> {
+    await writeHolder(this.lock, holder, activity).catch(() => {});
+  }
+
+  /**
+   * Runs one statement inside `BEGIN READ ONLY ... ROLLBACK` (`deno task sql`).
+   *
+   * @throws {UsageError} when the statement fails or tries to write
+   */
+  readOnlyQuery(sql: string): Promise<Record<string, unknown>[]> {
+    return inReadOnlyTransaction({
+      // PGlite's query() is the extended protocol: one statement, never two.
+      query: async (text) => (await this.db.query<Record<string, unknown>>(text)).rows,
+    }, sql);
   }
 
   /** Runs `fn` on the database. */
@@ -143,6 +245,7 @@ export class PgliteWarehouse extends PostgresFamily<PgliteExecutor> {
     try {
       await this.db.close();
     } finally {
+      await this.lock.truncate(0).catch(() => {});
       await this.lock.unlock().catch(() => {});
       this.lock.close();
     }

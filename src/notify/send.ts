@@ -8,6 +8,7 @@
 import { messageOf } from "../_shared/errors.ts";
 import { log, redact } from "../_shared/log.ts";
 import { retry } from "../_shared/retry.ts";
+import { faultPoint } from "../_shared/fault_points.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import type { Notifier } from "./notifier.ts";
 import type { RunReport } from "./report.ts";
@@ -32,6 +33,7 @@ export async function notify(
   });
   let outcome = deps.notifier.sentAs;
   try {
+    await faultPoint("before_notify");
     await retry(() => deps.notifier.send(report), {
       attempts: deps.notifyRetry?.attempts ?? 4,
       baseDelayMs: deps.notifyRetry?.baseDelayMs ?? 500,

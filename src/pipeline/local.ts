@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import type { Month } from "../contract/month.ts";
 import { refuseTooManyRejected } from "../contract/rejected_share.ts";
 import { faultPoint } from "../_shared/fault_points.ts";
@@ -87,4 +87,5 @@ export async function stageAndLoad(
   report.rowsLoaded = loaded;
   report.status = "succeeded";
   ctx.logger.info("loaded {rows} rows into {table}", { rows: loaded, table: pipeline.table });
+  await faultPoint("after_commit");
 }

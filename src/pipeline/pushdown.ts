@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import type { Month } from "../contract/month.ts";
 import { refuseTooManyRejected } from "../contract/rejected_share.ts";
 import { faultPoint } from "../_shared/fault_points.ts";
@@ -77,6 +77,7 @@ export async function pushdownMonth(
       rows: report.rowsLoaded,
       table: pipeline.table,
     });
+    await faultPoint("after_commit");
   } finally {
     await stage.drop();
   }

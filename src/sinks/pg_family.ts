@@ -7,7 +7,7 @@
  */
 
 import { faultPoint } from "../_shared/fault_points.ts";
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import { outputColumns } from "../contract/schema.ts";
 import { MonthBusyError, RunError } from "../_shared/errors.ts";
 import { formatMonth } from "../contract/month.ts";
@@ -169,9 +169,6 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
         await tx.query(st.sql, st.params);
       }
       await faultPoint("before_commit");
-      return loaded;
-    }).then(async (loaded) => {
-      await faultPoint("after_commit");
       return loaded;
     });
   }

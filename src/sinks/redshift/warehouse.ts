@@ -20,8 +20,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../config/load.ts";
-import { outputColumns } from "../../contract/schema.ts";
+import type { ResolvedPipeline } from "../../config/types.ts";
 import { RunError } from "../../_shared/errors.ts";
 import { log } from "../../_shared/log.ts";
 import { retry } from "../../_shared/retry.ts";
@@ -134,7 +133,6 @@ export class RedshiftWarehouse implements Warehouse {
       // The batch is the transaction: "before_commit" is before it is sent.
       if (what.startsWith("load")) await faultPoint("before_commit");
       await this.run(() => this.data.batch(statements.map((s) => s.sql)), what);
-      if (what.startsWith("load")) await faultPoint("after_commit");
     } catch (error) {
       const cause = error instanceof RunError ? error.cause : undefined;
       if (!(cause instanceof RedshiftStatementError) || cause.index === undefined) throw error;
@@ -213,7 +211,9 @@ export class RedshiftWarehouse implements Warehouse {
     if (taken.length === 0) {
       const holder = await this.run(
         () =>
-          this.data.query(this.sql(ledgerSql.runningClaim(row.pipeline, row.month, staleBefore, row.run_id))),
+          this.data.query(
+            this.sql(ledgerSql.runningClaim(row.pipeline, row.month, staleBefore, row.run_id)),
+          ),
         "claim check",
       );
       return { ok: false, holder: toLedgerRow(holder[0] ?? { ...row, run_id: "(unknown)" }) };

@@ -26,7 +26,11 @@ WORKDIR /app
 # (352 MiB with the young generation): it collects garbage, including dead
 # WebAssembly memories, instead of growing into the limit. Raise it with
 # `-e DENO_V8_FLAGS=--max-old-space-size=N` when giving the container more.
+# POLARS_MAX_THREADS: Polars sizes its pools from the host's cores, not the
+# container's limits; 16 threads were killed at 512m on a 1 GB month while 2-8
+# fit (README). Raise it together with --memory on a big host.
 ENV PORT=8080 \
+    POLARS_MAX_THREADS=4 \
     HOST=0.0.0.0 \
     DATA_DIR=/var/lib/etl/data \
     PGLITE_DIR=/var/lib/etl/warehouse \

@@ -6,9 +6,10 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "./config/load.ts";
+import type { ResolvedPipeline } from "./config/types.ts";
 import { messageOf, RunError, type Step } from "./_shared/errors.ts";
 import { log, redact } from "./_shared/log.ts";
+import { MESSAGE_LIMIT, shorten } from "./_shared/quote.ts";
 import { formatMonth, type Month } from "./contract/month.ts";
 import type { RunReport } from "./notify/report.ts";
 import { isNetworkError, retry } from "./_shared/retry.ts";
@@ -78,8 +79,11 @@ function reportError(error: unknown, step: Step): NonNullable<RunReport["error"]
   return {
     step: known ? error.step : step,
     class: error instanceof Error ? error.name : "Error",
-    message: redact(known ? error.message : messageOf(error).split("\n")[0]!),
-    ...(known && error.hint ? { hint: error.hint } : {}),
+    // Cut like any quoted value: a message may carry a hostile file's text.
+    message: redact(
+      shorten(known ? error.message : messageOf(error).split("\n")[0]!, MESSAGE_LIMIT),
+    ),
+    ...(known && error.hint ? { hint: shorten(error.hint, MESSAGE_LIMIT) } : {}),
     transient: known ? error.transient : isNetworkError(error),
   };
 }
@@ -219,11 +223,19 @@ export async function runMonth(
       await pushdownMonth(deps, pipeline, month, report, ctx);
     } else await stageAndLoad(deps, pipeline, month, report, ctx);
   } catch (error) {
-    await recordFailure(report, error, step, {
-      warehouse: options.dryRun ? undefined : warehouse,
-      now,
-      logger,
-    });
+    // The month is committed (and its ledger row says so): a later fault does not undo
+    // that, it is reported beside the success instead of replacing it with a lie.
+    if (report.status === "succeeded") {
+      const text = redact(messageOf(error).split("\n")[0]!);
+      report.warnings.push(`after the commit: ${text}`);
+      logger.warn("after the commit: {error}", { error: text });
+    } else {
+      await recordFailure(report, error, step, {
+        warehouse: options.dryRun ? undefined : warehouse,
+        now,
+        logger,
+      });
+    }
   } finally {
     report.durationMs = now().getTime() - startedAt.getTime();
     await release?.().catch(() => {});
@@ -232,7 +244,6 @@ export async function runMonth(
   // A shutdown is not an incident: the ledger says so and the next start catches up.
   const interrupted = report.error?.class === "InterruptedError";
   if (report.status === "succeeded" || (report.status === "failed" && !interrupted)) {
-    await faultPoint("before_notify");
     await notify(deps, report);
   }
   return report;

@@ -49,6 +49,16 @@ Deno.test("hostile inputs: each is loaded, quarantined with a reason, or refused
           for (const reason of c.expect.reasons) assert.ok(quarantine.includes(reason));
         }
         if (c.expect.warning) assert.match(report.warnings.join("\n"), c.expect.warning);
+        if (c.expect.quarantine) {
+          assert.match(await Deno.readTextFile(report.quarantineUrl!), c.expect.quarantine);
+        }
+        if (c.expect.maxSummaryLength) {
+          assert.ok(summary.length <= c.expect.maxSummaryLength, `summary of ${summary.length}`);
+          assert.ok(JSON.stringify(report.error ?? {}).length <= c.expect.maxSummaryLength);
+        }
+        if (c.expect.loaded !== undefined && c.expect.rejected !== undefined) {
+          assert.ok(report.rowsRead! >= c.expect.loaded + c.expect.rejected);
+        }
         if (c.expect.rows) {
           const rows = await warehouse.query(
             `SELECT * FROM events WHERE source_month = $1 ORDER BY event_id`,

@@ -454,3 +454,34 @@ Deno.test("deno task notebooks: help, an unknown notebook, and a missing jupyter
     /Cannot use --pipeline 'nope'/,
   );
 });
+
+Deno.test("runNotebooks() gives the kernel the configured warehouse, or a fresh one with sample", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "etl-notebooks-env-" });
+  try {
+    // A fake `jupyter`: answers the version check, records the PGLITE_DIR each execution gets,
+    // then fails the run.
+    const fake = join(dir, "jupyter");
+    await Deno.writeTextFile(
+      fake,
+      `#!/bin/sh\n[ "$*" = "nbconvert --version" ] && exit 0\necho "$PGLITE_DIR" >> ${
+        join(dir, "seen")
+      }\nexit 1\n`,
+    );
+    await Deno.chmod(fake, 0o755);
+    const env = { PGLITE_DIR: join(dir, "configured") };
+    await runNotebooks({ jupyter: fake, notebooks: ["explore_month"], env, print: () => {} })
+      .catch(() => {});
+    await runNotebooks({
+      jupyter: fake,
+      notebooks: ["explore_month"],
+      sample: true,
+      print: () => {},
+    }).catch(() => {});
+    const seen = (await Deno.readTextFile(join(dir, "seen"))).trim().split("\n");
+    assert.equal(seen[0], join(dir, "configured"));
+    assert.notEqual(seen[1], join(dir, "configured"));
+    assert.match(seen[1]!, /etl-notebooks-.*\/warehouse$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import type { Column } from "../src/contract/schema.ts";
-import { checkContract, prefilter, REASON, ROW, SUSPECT } from "../src/transform/contract_check.ts";
+import {
+  checkContract,
+  monthWindow,
+  naiveFirstColumns,
+  prefilter,
+  REASON,
+  ROW,
+  SUSPECT,
+  withReasonText,
+} from "../src/transform/contract_check.ts";
 
 const columns: Column[] = [
   { name: "id", type: "int", nullable: false },
@@ -51,4 +60,33 @@ Deno.test("prefilter() suspects every row the full check rejects, and agrees on 
   // Length limits are not the prefilter's business (they are checked on the kept rows).
   assert.equal(suspect[7], false);
   assert.deepEqual(suspect, [false, true, true, true, true, true, true, false, true]);
+});
+
+Deno.test("prefilter() takes naive ISO timestamps on the fast path, in either order, and suspects rows outside the month window", async () => {
+  const at = [
+    "2021-02-01T10:00:00",
+    "2021-02-01T10:00:00Z",
+    "2021-03-01T00:00:00",
+    "2021-02-01 10:00:00",
+  ];
+  const raw = () =>
+    pl.DataFrame({
+      id: ["1", "2", "3", "4"],
+      at,
+      amount: ["1", "1", "1", "1"],
+      note: ["a", "b", "c", "d"],
+    })
+      .lazy().withRowIndex(ROW);
+  const window = monthWindow("at", { year: 2021, month: 2 });
+  for (const naiveFirst of [undefined, ["at"]]) {
+    const options = { headerFields: 4, naiveFirst, window };
+    const pre = await prefilter(raw(), columns, options).collect();
+    // Only the March row (outside) and the space-separated form (not a fast shape) are suspects.
+    assert.deepEqual(pre.getColumn(SUSPECT).toArray(), [false, false, true, true], `${naiveFirst}`);
+    const full = await withReasonText(checkContract(raw(), columns, options), columns, options)
+      .collect();
+    assert.deepEqual(full.getColumn(REASON).toArray(), [null, null, "at: outside 2021-02", null]);
+  }
+  assert.deepEqual(naiveFirstColumns(columns, { at: at[0] }), ["at"]);
+  assert.deepEqual(naiveFirstColumns(columns, { at: at[1] }), []);
 });

@@ -21,10 +21,9 @@
  *
  * The kernel spec is installed into a temporary HOME (`deno jupyter
  * --install` follows HOME), so nothing is written to the developer's
- * Jupyter setup; the embedded warehouse is a temporary PGlite folder, so a
- * run never waits for the developer's `.data/` warehouse lock. Everything
- * else (S3, PostgreSQL, Redshift settings) passes through from the
- * environment, as for any other task.
+ * Jupyter setup. The warehouse and source are the configured ones (as for
+ * any other task); `--sample` gives the kernel a fresh temporary PGlite
+ * folder instead.
  *
  * @module
  */
@@ -49,10 +48,12 @@ Options:
   --pipeline NAME   the pipeline (default: the first declared)
   --notebook NAME   only this notebook (repeatable), e.g. explore_month
   --out DIR         output folder (default notebooks/out)
+  --sample          use a fresh temporary embedded warehouse instead of the configured one
   --help            this text
 
-The embedded warehouse is a fresh temporary PGlite folder; S3, DATABASE_URL and REDSHIFT_*
-settings pass through from the environment.
+The notebooks read the configured warehouse (PGLITE_DIR, DATABASE_URL or REDSHIFT_*) and source;
+when the warehouse holds none of the months asked for, the history notebook loads them first
+(the sample months 2021-01 and 2021-02 by default) and says so.
 `;
 
 /** Folder of the notebooks, relative to the repository. */
@@ -166,10 +167,11 @@ export interface RunNotebooksOptions {
   /** Output folder. Default `notebooks/out` under the repository. */
   outDir?: string;
   /**
-   * Extra environment for the kernel; wins over the inherited one. Set
-   * `PGLITE_DIR` to keep the embedded warehouse (default: a temporary one,
-   * removed afterwards).
+   * Use a fresh temporary embedded warehouse (removed afterwards) instead of
+   * the configured one. Default false.
    */
+  sample?: boolean;
+  /** Extra environment for the kernel; wins over the inherited one. */
   env?: Record<string, string>;
   /** The `jupyter` command. Default `jupyter`. */
   jupyter?: string;
@@ -279,7 +281,9 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
     const env: Record<string, string> = {
       HOME: home,
       DENO_DIR: await denoDir(),
-      PGLITE_DIR: join(home, "warehouse"),
+      // The configured warehouse (PGLITE_DIR, DATABASE_URL, REDSHIFT_*) unless a sample run asks
+      // for a fresh one, so the history notebook shows the user's own loaded months.
+      ...(options.sample ? { PGLITE_DIR: join(home, "warehouse") } : {}),
       NOTEBOOK_OUT_DIR: outDir,
       NO_COLOR: "1",
       ...options.env,
@@ -383,6 +387,7 @@ export async function notebooksCommand(
     pipeline: { type: "string" },
     notebook: { type: "string", multiple: true },
     out: { type: "string" },
+    sample: { type: "boolean" },
     help: { type: "boolean" },
   });
   const print = options.print ?? ((line: string) => console.log(line));
@@ -400,6 +405,7 @@ export async function notebooksCommand(
   const results = await runNotebooks({
     ...(flags.notebook ? { notebooks: flags.notebook.map((n) => basename(n, ".ipynb")) } : {}),
     ...(flags.out ? { outDir: flags.out } : {}),
+    ...(flags.sample ? { sample: true } : {}),
     ...(months.length ? { months } : {}),
     ...(flags.pipeline ? { pipeline: flags.pipeline } : {}),
     ...(options.env ? { env: options.env } : {}),

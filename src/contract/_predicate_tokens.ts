@@ -7,14 +7,20 @@
 
 import { PredicateError } from "./predicate_error.ts";
 
+/** The type of a predicate expression, as the checker infers it. */
 export type Kind = "number" | "string" | "bool" | "timestamp" | "date" | "null";
 
+/** One lexical token of a predicate. */
 export interface Token {
+  /** What the token is. */
   type: "num" | "str" | "ident" | "qident" | "op" | "punct" | "end";
+  /** Its text (for strings and quoted names: the value, unescaped). */
   text: string;
+  /** Offset in the predicate, for messages. */
   pos: number;
 }
 
+/** Words of the grammar (never column names unless quoted). */
 export const KEYWORDS = new Set([
   "AND",
   "OR",
@@ -29,6 +35,7 @@ export const KEYWORDS = new Set([
   "FALSE",
 ]);
 
+/** SQL statement words: refused anywhere in a predicate. */
 export const STATEMENT_WORDS = new Set([
   "SELECT",
   "FROM",
@@ -53,6 +60,7 @@ export const STATEMENT_WORDS = new Set([
   "SET",
 ]);
 
+/** The functions the grammar allows: argument counts and result types. */
 export const FUNCTIONS: Record<
   string,
   { args: [number, number]; result: (args: Kind[]) => Kind | string }
@@ -70,6 +78,11 @@ export const FUNCTIONS: Record<
   },
 };
 
+/**
+ * Splits a predicate into tokens.
+ *
+ * @throws {PredicateError} naming the position of a character the grammar does not know
+ */
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;

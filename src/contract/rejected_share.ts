@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import { RunError } from "../_shared/errors.ts";
 import type { RunReport } from "../notify/report.ts";
 

@@ -8,6 +8,8 @@
  */
 
 import { z } from "zod";
+import { snakeCase } from "../_shared/naming.ts";
+import { quote } from "../_shared/quote.ts";
 
 /** Column types a contract can declare. */
 export const COLUMN_TYPES = ["string", "int", "float", "bool", "timestamp", "date"] as const;
@@ -15,8 +17,17 @@ export const COLUMN_TYPES = ["string", "int", "float", "bool", "timestamp", "dat
 /** One of {@link COLUMN_TYPES}. */
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 
-/** Identifiers accepted for tables and columns (validated, then quoted anyway). */
+/**
+ * Identifiers accepted for tables and warehouse columns (validated, then
+ * quoted anyway): ASCII letters, digits and `_`, not starting with a digit,
+ * at most 63 characters. Header text may be anything: map it with a
+ * column's `source`, or derive names with `"normalize_names": "snake_case"`.
+ */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The identifier rule in words, for messages. */
+export const IDENTIFIER_RULE =
+  "letters, digits and underscores, not starting with a digit, at most 63 characters";
 
 /** Columns the worker adds to every target table. */
 export const SYSTEM_COLUMNS = ["source_month", "loaded_at", "run_id"] as const;
@@ -30,8 +41,14 @@ const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be YYYY-MM, e.g.
 
 /** One declared column of the CSV file. */
 export interface Column {
-  /** Header name in the file, also the column name in the warehouse. */
+  /** Column name in the warehouse (an {@link IDENTIFIER}); also the header text unless `source` says otherwise. */
   name: string;
+  /** Header text in the file, when it differs from `name` (e.g. `Cost Total $`). Default: `name`. */
+  source?: string | undefined;
+  /** strftime format of a `timestamp` or `date` column (e.g. `%d/%m/%Y %H:%M`). Default: ISO 8601 / RFC 3339. */
+  format?: string | undefined;
+  /** IANA zone naive timestamps are in (e.g. `Europe/Paris`). Default: UTC. */
+  timezone?: string | undefined;
   /** Value type; values that do not parse are quarantined. */
   type: ColumnType;
   /** Whether an empty value is allowed. Default false. */
@@ -64,6 +81,12 @@ export interface Pipeline {
   predicate: string;
   /** First month the scheduler catches up from (`YYYY-MM`). */
   start_month?: string | undefined;
+  /**
+   * Day of the following month by which the month's file is due (1-28). Until
+   * then a missing file is `waiting`; after it, `late` (alerted once). Default:
+   * no deadline (a missing file only waits).
+   */
+  due_by_day?: number | undefined;
   /** Declared columns, in file order. */
   columns: Column[];
   /** Computed columns added before loading. Default none. */
@@ -82,6 +105,21 @@ export interface Pipeline {
   max_rejected_share: number;
   /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
   generator?: string | undefined;
+  /**
+   * Derive every column's warehouse name from its header text with dlt's
+   * snake_case convention (`Cost Total $` -> `cost_totalx`). Default: names as written.
+   */
+  normalize_names?: "snake_case" | undefined;
+  /**
+   * A timestamp or date column whose values must fall inside the month being
+   * loaded; other rows are quarantined (`event_time: outside 2021-02`). Default: not checked.
+   */
+  month_column?: string | undefined;
+  /**
+   * Load a month whose file has a header and no rows (the month becomes
+   * empty). Default false: refused, so an interrupted export never wipes a loaded month.
+   */
+  allow_empty?: boolean | undefined;
   /**
    * Which column plays each role the insights' questions read, for a file
    * whose columns are not named like the events contract's. Default: found
@@ -112,9 +150,29 @@ export interface Roles {
   type?: string | undefined;
 }
 
+/** A valid IANA time zone (as Intl knows them; Polars uses the same tz database). */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const ColumnSchema = z.strictObject({
-  /** Header name in the file, also the column name in the warehouse. */
-  name: identifier,
+  /** Column name in the warehouse (checked against IDENTIFIER after names are resolved). */
+  name: z.string().min(1).optional(),
+  /** Header text in the file. Default: `name`. */
+  source: z.string().min(1).optional(),
+  /** strftime format (timestamp and date columns). */
+  format: z.string().min(1).refine((f) => f.includes("%"), {
+    message: "must be a strftime format with % directives, e.g. %d/%m/%Y %H:%M",
+  }).optional(),
+  /** IANA zone of naive timestamps. */
+  timezone: z.string().refine(isTimeZone, {
+    message: "must be an IANA time zone such as Europe/Paris or America/New_York",
+  }).optional(),
   /** Value type; values that do not parse are quarantined. */
   type: z.enum(COLUMN_TYPES),
   /** Whether an empty value is allowed. Default false. */
@@ -148,6 +206,8 @@ const PipelineSchema = z.strictObject({
   predicate: z.string().min(1),
   /** First month the scheduler catches up from. */
   start_month: month.optional(),
+  /** Day of the following month by which the file is due (then `late`). */
+  due_by_day: z.number().int().min(1).max(28).optional(),
   /** Declared columns, in file order. */
   columns: z.array(ColumnSchema).min(1),
   /** Computed columns added before loading. */
@@ -162,18 +222,92 @@ const PipelineSchema = z.strictObject({
   max_rejected_share: z.number().min(0).max(1).default(0.1),
   /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
   generator: z.string().optional(),
+  /** Derive warehouse names from header text (dlt's snake_case). */
+  normalize_names: z.enum(["snake_case"]).optional(),
+  /** Timestamp or date column that must fall inside the month. */
+  month_column: identifier.optional(),
+  /** Load a month with a header and no rows. Default false. */
+  allow_empty: z.boolean().default(false),
   /** Columns playing the insights' roles (see `Roles`). */
   roles: z.strictObject(Object.fromEntries(ROLE_NAMES.map((r) => [r, identifier.optional()])))
     .optional(),
+}).transform((p, ctx) => {
+  // Warehouse names: as written, or derived from the header text.
+  const columns = p.columns.map((c, i) => {
+    // An explicit `name` beside `source` always wins; otherwise the header text
+    // is the name, snake_cased when the pipeline asks for it.
+    const explicit = c.source !== undefined && c.name !== undefined;
+    const header = c.source ?? c.name ?? "";
+    const name = explicit
+      ? c.name!
+      : p.normalize_names === "snake_case"
+      ? snakeCase(header) ?? ""
+      : c.name ?? "";
+    if (name === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, "name"],
+        message: c.source === undefined
+          ? `a column needs a "name" (the header text, or the warehouse name with "source" for the header text)`
+          : `column with "source": ${
+            quote(c.source)
+          } needs a "name" (the warehouse column), e.g. "name": "${
+            snakeCase(c.source) ?? "col"
+          }", or set "normalize_names": "snake_case" on the pipeline`,
+      });
+    } else if (!IDENTIFIER.test(name) || name.length > 63) {
+      const fix = snakeCase(name) ?? "col";
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, "name"],
+        message: `${
+          quote(name)
+        } is not a valid column name (${IDENTIFIER_RULE}); if it is the header text, write "source": ${
+          JSON.stringify(header)
+        }, "name": "${fix.slice(0, 63)}", or set "normalize_names": "snake_case" on the pipeline`,
+      });
+    }
+    const { source: _source, ...rest } = c;
+    return { ...rest, name, ...(header !== name ? { source: header } : {}) } as Column;
+  });
+  return { ...p, columns };
 }).superRefine((p, ctx) => {
   const seen = new Set<string>();
+  const headers = new Set<string>();
   p.columns.forEach((c, i) => {
+    if (c.name === "") return;
+    const header = (c.source ?? c.name).trim();
+    if (headers.has(header)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, "source"],
+        message: `header ${quote(header)} is declared twice`,
+      });
+    }
+    headers.add(header);
+    if ((c.format || c.timezone) && c.type !== "timestamp" && c.type !== "date") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, c.format ? "format" : "timezone"],
+        message:
+          `'${c.name}' is a ${c.type} column; format and timezone apply to timestamp and date columns`,
+      });
+    }
+    if (c.timezone && c.type === "date") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["columns", i, "timezone"],
+        message: `'${c.name}' is a date column; a date has no time zone (remove "timezone")`,
+      });
+    }
     const lower = c.name.toLowerCase();
     if (seen.has(lower)) {
       ctx.addIssue({
         code: "custom",
         path: ["columns", i, "name"],
-        message: `duplicate column '${c.name}'`,
+        message: `duplicate column '${c.name}'${
+          c.source ? ` (from header ${quote(c.source)}); give one of them another "name"` : ""
+        }`,
       });
     }
     if ((SYSTEM_COLUMNS as readonly string[]).includes(lower)) {
@@ -207,6 +341,18 @@ const PipelineSchema = z.strictObject({
     if (name === undefined) continue;
     const problem = roleProblem(p, role as (typeof ROLE_NAMES)[number], name);
     if (problem) ctx.addIssue({ code: "custom", path: ["roles", role], message: problem });
+  }
+  if (p.month_column) {
+    const c = p.columns.find((c) => c.name === p.month_column);
+    if (!c || (c.type !== "timestamp" && c.type !== "date")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["month_column"],
+        message: c
+          ? `'${c.name}' is a ${c.type} column; month_column needs a timestamp or date column`
+          : `'${p.month_column}' is not a declared column`,
+      });
+    }
   }
   if (p.sort_key && !p.columns.some((c) => c.name === p.sort_key)) {
     ctx.addIssue({

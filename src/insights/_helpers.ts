@@ -10,16 +10,20 @@ import type { Expr, LazyFrame } from "../_shared/polars.ts";
 import { quoteIdent, type Statement } from "../_shared/sql.ts";
 import type { ResolvedOptions, SqlScope } from "./question.ts";
 
+/** A result value as a number (NULL counts as 0). */
 export const num = (v: unknown): number => Number(v ?? 0);
 
 /** Sums of money are shown in cents; the engines add floats in different orders. */
 export const cents = (v: unknown): number => Math.round(Number(v ?? 0) * 100) / 100;
 
+/** A result value as a number, or null when it is NULL or not a number. */
 export const numOrNull = (v: unknown): number | null =>
   v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v);
 
+/** A result value as text. */
 export const str = (v: unknown): string => String(v);
 
+/** A quoted identifier. */
 export function q(name: string): string {
   return quoteIdent(name);
 }
@@ -29,6 +33,7 @@ export function utc(o: ResolvedOptions): string {
   return `${q(o.columns.time)} AT TIME ZONE 'UTC'`;
 }
 
+/** Polars: events and summed amount of a group. */
 export function counted(o: ResolvedOptions): Expr[] {
   return [
     pl.len().cast(pl.Float64).alias("events"),
@@ -36,10 +41,12 @@ export function counted(o: ResolvedOptions): Expr[] {
   ];
 }
 
+/** SQL: events and summed amount of a group. */
 export function countedSql(o: ResolvedOptions): string {
   return `COUNT(*) AS "events", COALESCE(SUM(${q(o.columns.amount)}), 0) AS "amount"`;
 }
 
+/** Splices the scope (table and WHERE) into `{from}` of a question's SQL. */
 export function select(sql: string, scope: SqlScope): Statement {
   return {
     // A function, so `$1` in the WHERE is never read as a replacement pattern.

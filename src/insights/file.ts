@@ -11,7 +11,7 @@
 
 import pl from "nodejs-polars";
 import { join } from "node:path";
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import { messageOf, RunError } from "../_shared/errors.ts";
 import { readHeader } from "../stage/header.ts";
 import { formatMonth, type Month } from "../contract/month.ts";

@@ -15,7 +15,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { ConfigError, type ConfigProblem } from "../_shared/errors.ts";
 
 /** Name of the file, beside the pipelines file. */

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import type { LazyFrame } from "../_shared/polars.ts";
 import { MATCH, scanChecked, type ScanShape } from "../stage/stage.ts";
 import type { SourceFile } from "../sources/source.ts";

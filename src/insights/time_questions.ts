@@ -27,6 +27,7 @@ const time = () => pl.col(HOUR);
 
 const summed = [pl.col("events").sum().alias("events"), pl.col("amount").sum().alias("amount")];
 
+/** Events per year. */
 export const eventsPerYear: Question<"events_per_year"> = {
   name: "events_per_year",
   title: "Events per year",
@@ -45,6 +46,7 @@ export const eventsPerYear: Question<"events_per_year"> = {
     rs.map((r) => ({ year: num(r.year), events: num(r.events), amount: cents(r.amount) })),
 };
 
+/** Events per month. */
 export const eventsPerMonth: Question<"events_per_month"> = {
   name: "events_per_month",
   title: "Events per month",
@@ -74,6 +76,7 @@ const dayRows = (rs: Record<string, unknown>[]): DayCount[] =>
 const daySql = (o: ResolvedOptions) =>
   `SELECT TO_CHAR(DATE_TRUNC('day', ${utc(o)}), 'YYYY-MM-DD') AS "day", ${countedSql(o)}`;
 
+/** Events per day. */
 export const eventsPerDay: Question<"events_per_day"> = {
   name: "events_per_day",
   title: "Events per day",
@@ -89,6 +92,7 @@ export const eventsPerDay: Question<"events_per_day"> = {
   rows: dayRows,
 };
 
+/** The busiest days. */
 export const busiestDays: Question<"busiest_days"> = {
   name: "busiest_days",
   title: "Busiest days",
@@ -105,6 +109,7 @@ export const busiestDays: Question<"busiest_days"> = {
   rows: dayRows,
 };
 
+/** The busiest hours of the day. */
 export const busiestHours: Question<"busiest_hours"> = {
   name: "busiest_hours",
   title: "Busiest hours (UTC)",

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import { formatMonth, type Month } from "../contract/month.ts";
 import { LEDGER_TABLE } from "../ledger/rows.ts";
 import { quoteIdent } from "../_shared/sql.ts";

@@ -9,6 +9,7 @@ import { redact } from "../_shared/log.ts";
 import type { RunReport } from "../notify/report.ts";
 import type { LedgerRow } from "./rows.ts";
 
+/** The ledger row of a run at `status`, from its report. */
 export function ledgerOf(
   report: RunReport,
   status: LedgerRow["status"],

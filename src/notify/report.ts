@@ -6,6 +6,13 @@
  */
 
 import type { Step } from "../_shared/errors.ts";
+import { MESSAGE_LIMIT, shorten } from "../_shared/quote.ts";
+
+/**
+ * Largest notification body, in UTF-8 bytes. SNS refuses messages over
+ * 256 KiB (262,144 bytes, attributes included), so the body keeps a margin.
+ */
+export const MAX_BODY_BYTES = 250_000;
 
 /** Outcome of one run. */
 export type RunOutcome = "succeeded" | "skipped" | "failed" | "dry-run";
@@ -116,16 +123,57 @@ export function bodyOf(r: RunReport): Record<string, unknown> {
       matched: r.rowsMatched ?? null,
       loaded: r.rowsLoaded ?? null,
     },
-    rejected_by_reason: r.reasons ?? [],
+    rejected_by_reason: (r.reasons ?? []).map((x) => ({ ...x, reason: shorten(x.reason) })),
     table: r.table,
     warehouse: r.warehouse,
     strategy: r.strategy,
     processed_url: r.processedUrl ?? null,
     quarantine_url: r.quarantineUrl ?? null,
-    warnings: r.warnings,
+    warnings: r.warnings.map((w) => shorten(w, MESSAGE_LIMIT)),
     started_at: r.startedAt.toISOString(),
     duration_ms: r.durationMs,
     ...(r.skipReason ? { skip_reason: r.skipReason } : {}),
-    ...(r.error ? { error: r.error } : {}),
+    ...(r.error
+      ? {
+        error: {
+          ...r.error,
+          message: shorten(r.error.message, MESSAGE_LIMIT),
+          ...(r.error.hint ? { hint: shorten(r.error.hint, MESSAGE_LIMIT) } : {}),
+        },
+      }
+      : {}),
   };
+}
+
+/**
+ * {@link bodyOf} as JSON text of at most {@link MAX_BODY_BYTES} bytes:
+ * every quoted value is already short; if the lists (reasons, warnings)
+ * still make it too long, they are cut and `truncated` says how many
+ * entries were left out.
+ */
+export function notificationBody(r: RunReport, maxBytes = MAX_BODY_BYTES): string {
+  const body = bodyOf(r);
+  const size = (b: unknown) => new TextEncoder().encode(JSON.stringify(b)).length;
+  if (size(body) <= maxBytes) return JSON.stringify(body);
+  const reasons = body.rejected_by_reason as unknown[];
+  const warnings = body.warnings as unknown[];
+  let keep = Math.max(reasons.length, warnings.length);
+  const cut = () => ({
+    ...body,
+    rejected_by_reason: reasons.slice(0, keep),
+    warnings: warnings.slice(0, keep),
+    truncated: {
+      rejected_by_reason: Math.max(0, reasons.length - keep),
+      warnings: Math.max(0, warnings.length - keep),
+    },
+  });
+  while (keep > 0 && size(cut()) > maxBytes) keep = Math.floor(keep / 2);
+  const out = cut();
+  if (size(out) <= maxBytes) return JSON.stringify(out);
+  // Only the figures: nothing left to cut but the free text.
+  const error = body.error as { message: string; hint?: string } | undefined;
+  return JSON.stringify({
+    ...out,
+    ...(error ? { error: { ...error, message: shorten(error.message, { limit: 1000 }) } } : {}),
+  });
 }

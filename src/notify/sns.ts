@@ -10,7 +10,7 @@
 
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { redact } from "../_shared/log.ts";
-import { bodyOf, type RunReport, subjectOf } from "./report.ts";
+import { notificationBody, type RunReport, subjectOf } from "./report.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** SNS subjects: at most 100 printable ASCII characters, no line breaks. */
@@ -35,7 +35,8 @@ export class SnsNotifier implements Notifier {
       new PublishCommand({
         TopicArn: this.topicArn,
         Subject: snsSubject(redact(subjectOf(report))),
-        Message: redact(JSON.stringify(bodyOf(report))),
+        // Redacting only shortens ("***"), so the body stays under SNS's 256 KB.
+        Message: redact(notificationBody(report)),
         MessageAttributes: {
           status: { DataType: "String", StringValue: report.status },
           pipeline: { DataType: "String", StringValue: report.pipeline },

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import type { Month } from "../contract/month.ts";
 import type { LedgerRow } from "../ledger/rows.ts";
 import type { SourceFile } from "../sources/source.ts";

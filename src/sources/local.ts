@@ -6,10 +6,13 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { concatParts, isSplitKey, partMatcher, splitIdentity } from "../_shared/split_month.ts";
+import { compressionOfName } from "../stage/decompress.ts";
 import { keyFor, type Pipeline } from "../contract/schema.ts";
 import { messageOf, RunError, type Step } from "../_shared/errors.ts";
 import { formatMonth, type Month } from "../contract/month.ts";
+import { shorten } from "../_shared/quote.ts";
 import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
 
 /** A {@link Source} over a local folder. */
@@ -24,11 +27,31 @@ export class LocalSource implements Source {
     this.description = dataDir;
   }
 
-  /** Stats `path`; undefined when it is not a file. */
-  private async fileAt(path: string): Promise<SourceFile | undefined> {
+  /**
+   * Stats `path`; undefined when nothing is there. With `strict`, something
+   * that is not a regular file (a directory, a FIFO, a symbolic link loop)
+   * is a {@link RunError} naming what it is; otherwise it is skipped.
+   */
+  private async fileAt(path: string, strict = false): Promise<SourceFile | undefined> {
     try {
       const info = await Deno.stat(path);
-      if (!info.isFile) return undefined;
+      if (!info.isFile) {
+        if (!strict) return undefined;
+        const what = info.isDirectory
+          ? "a directory"
+          : info.isFifo
+          ? "a named pipe (FIFO)"
+          : info.isSocket
+          ? "a socket"
+          : info.isCharDevice || info.isBlockDevice
+          ? "a device"
+          : "not a regular file";
+        throw new RunError("locate", `${path} is ${what}, not a CSV file`, {
+          hint: info.isDirectory
+            ? "the month's key must name a file; move the CSV to this path (a split month is not supported yet: concatenate the parts into one file)"
+            : "replace it with the month's CSV as a regular file (the worker does not read pipes or devices: a pipe would block the run)",
+        });
+      }
       return {
         url: path,
         scanPath: resolve(path),
@@ -36,15 +59,71 @@ export class LocalSource implements Source {
         size: info.size,
       };
     } catch (error) {
+      if (error instanceof RunError) throw error;
       if (error instanceof Deno.errors.NotFound) return undefined;
+      if (error instanceof Deno.errors.FilesystemLoop || /os error 40\b/.test(messageOf(error))) {
+        if (!strict) return undefined;
+        throw new RunError("locate", `${path} is a symbolic link loop (it points back to itself)`, {
+          hint: "remove the link and put the month's CSV at this path as a regular file",
+        });
+      }
+      if (error instanceof Deno.errors.PermissionDenied) {
+        throw new RunError("locate", `Cannot read ${path}: permission denied`, {
+          hint: "let the worker's user read the file (chmod o+r, or run as its owner)",
+        });
+      }
       throw error;
     }
   }
 
-  /** Finds `DATA_DIR/<key>`. */
+  /** Parts of the split months located so far, by their `url`. */
+  private readonly parts = new Map<string, string[]>();
+
+  /**
+   * A split month (`*` in the key's last segment): every regular file of
+   * the folder matching it, in name order, as one {@link SourceFile} whose
+   * identity lists each part. Undefined when none matches.
+   */
+  private async splitAt(path: string): Promise<SourceFile | undefined> {
+    const dir = dirname(path);
+    const match = partMatcher(basename(path));
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(dir)].filter((e) => match.test(e.name)).map((e) => e.name);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    const files: Array<{ name: string; file: SourceFile }> = [];
+    for (const name of names.sort()) {
+      const file = await this.fileAt(join(dir, name), true);
+      if (file) files.push({ name, file });
+    }
+    if (files.length === 0) return undefined;
+    if (files.some((f) => compressionOfName(f.name))) {
+      throw new RunError(
+        "locate",
+        `${path} matches compressed files; a split month must be plain CSV`,
+        {
+          hint: "decompress the parts, or concatenate them into one compressed file per month",
+        },
+      );
+    }
+    this.parts.set(path, files.map((f) => f.file.scanPath));
+    return {
+      url: path,
+      scanPath: resolve(path),
+      identity: await splitIdentity(
+        files.map((f) => ({ name: f.name, identity: f.file.identity })),
+      ),
+      size: files.reduce((n, f) => n + f.file.size, 0),
+    };
+  }
+
+  /** Finds `DATA_DIR/<key>` (every matching file, for a split key). */
   async locate(pipeline: Pipeline, month: Month): Promise<SourceFile> {
     const path = join(this.dataDir, keyFor(pipeline, month.year, month.month));
-    const file = await this.fileAt(path);
+    const file = isSplitKey(path) ? await this.splitAt(path) : await this.fileAt(path, true);
     if (!file) {
       throw new RunError("locate", `No file for ${formatMonth(month)} at ${path}`, {
         hint: `put the month's CSV there (deno task generate --month ${
@@ -58,14 +137,21 @@ export class LocalSource implements Source {
   /** Local read failures: the file changed, vanished, or is not a complete CSV. */
   explain(step: Step, file: SourceFile, error: unknown): RunError {
     const line = messageOf(error).split("\n").find((l) => l.trim() !== "") ?? "unknown error";
-    return new RunError(step, `Cannot read ${file.url}: ${line}`, {
+    return new RunError(step, `Cannot read ${file.url}: ${shorten(line)}`, {
       hint: "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
       cause: error,
     });
   }
 
-  /** Opens the file for reading. */
+  /** Opens the file for reading (a split month: its parts as one CSV, see `concatParts`). */
   async open(file: SourceFile): Promise<AsyncIterable<Uint8Array>> {
+    const parts = this.parts.get(file.url);
+    if (parts) {
+      return concatParts(parts.map((p) => ({
+        name: basename(p),
+        open: async () => (await Deno.open(p, { read: true })).readable,
+      })));
+    }
     const handle = await Deno.open(file.scanPath, { read: true });
     return handle.readable;
   }
@@ -85,12 +171,28 @@ export class LocalSource implements Source {
         const parts = [...prefix, entry.name];
         if (entry.isDirectory && parts.length < depth) await walk(join(dir, entry.name), parts);
         if (entry.isFile && parts.length === depth) {
+          if (split) {
+            // A split month is listed once, with all its parts.
+            const month = monthFromKey(split.dirs, prefix.join("/"));
+            const key = month && `${month.year}-${month.month}`;
+            if (month && split.name.test(entry.name) && !splitMonths.has(key!)) {
+              splitMonths.add(key!);
+              const file = await this.locate(pipeline, month).catch(() => undefined);
+              if (file) found.push({ month, file });
+            }
+            continue;
+          }
           const month = monthFromKey(pipeline.key, parts.join("/"));
           const file = month && await this.fileAt(join(dir, entry.name));
           if (month && file) found.push({ month, file });
         }
       }
     };
+    const segments = pipeline.key.split("/");
+    const split = isSplitKey(pipeline.key)
+      ? { dirs: segments.slice(0, -1).join("/"), name: partMatcher(segments.at(-1)!) }
+      : undefined;
+    const splitMonths = new Set<string>();
     await walk(this.dataDir, []);
     return found.sort((a, b) => (a.month.year - b.month.year) || (a.month.month - b.month.month));
   }

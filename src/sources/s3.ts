@@ -25,6 +25,8 @@ import { keyFor, type Pipeline } from "../contract/schema.ts";
 import { RunError, type Step } from "../_shared/errors.ts";
 import { formatMonth, type Month } from "../contract/month.ts";
 import { isNetworkError, retry } from "../_shared/retry.ts";
+import { shorten } from "../_shared/quote.ts";
+import { isSplitKey } from "../_shared/split_month.ts";
 import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
 
 /** Credentials handed to Polars. */
@@ -134,7 +136,7 @@ export function describeS3Error(step: Step, url: string, bucket: string, error: 
 }
 
 function firstLine(text: string): string {
-  return text.trim().split("\n")[0]!.replace(/\s+/g, " ").slice(0, 300);
+  return shorten(text.trim().split("\n")[0]!.replace(/\s+/g, " "), { limit: 300 });
 }
 
 /**
@@ -151,7 +153,7 @@ export function polarsCloudCause(message: string): { status?: number; text: stri
   if (/not found/i.test(message)) return { status: 404, text: "not found" };
   const http = /HTTP error: ([^(]+)/.exec(message);
   if (http) return { text: http[1]!.trim() };
-  return { text: message.split("\n")[0]!.slice(0, 300) };
+  return { text: shorten(message.split("\n")[0]!, { limit: 300 }) };
 }
 
 /** A {@link Source} over an S3 bucket. */
@@ -222,6 +224,16 @@ export class S3Source implements Source {
   async locate(pipeline: Pipeline, month: Month): Promise<SourceFile> {
     const key = keyFor(pipeline, month.year, month.month);
     const url = this.url(key);
+    if (isSplitKey(key)) {
+      throw new RunError(
+        "locate",
+        `Cannot read ${url}: split months (a * in the key) are read from a local folder only for now`,
+        {
+          hint:
+            "concatenate the parts into one object per month, or run the month from a local DATA_DIR",
+        },
+      );
+    }
     let head;
     try {
       head = await this.withRetry(() =>

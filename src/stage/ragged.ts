@@ -25,6 +25,8 @@ export interface RaggedOptions {
 export interface RaggedRows {
   /** 0-based data row indexes (header excluded) with too many fields. */
   rows: number[];
+  /** The raw text of each of those rows (same order), without its line end; invalid UTF-8 as U+FFFD. */
+  lines: string[];
   /** Data rows seen. */
   records: number;
 }
@@ -38,6 +40,21 @@ export async function findRaggedRows(
   const QUOTE = 34;
   const NL = 10;
   const rows: number[] = [];
+  const lines: string[] = [];
+  const decoder = new TextDecoder();
+  // Bytes of the current record from earlier chunks (a record may span chunks).
+  let carry: Uint8Array[] = [];
+  const rawOf = (chunk: Uint8Array, start: number, end: number): string => {
+    const parts = [...carry, chunk.subarray(start, end)];
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    const text = decoder.decode(all);
+    return text.endsWith("\r") ? text.slice(0, -1) : text;
+  };
   let record = -1; // the header is record -1
   let fields = 1;
   let inQuotes = false;
@@ -45,6 +62,7 @@ export async function findRaggedRows(
   let atFieldStart = true;
   let pending = false;
   for await (const chunk of chunks) {
+    let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
       pending = true;
@@ -63,7 +81,12 @@ export async function findRaggedRows(
         atFieldStart = true;
         quotedField = false;
       } else if (b === NL) {
-        if (record >= 0 && fields > options.expected) rows.push(record);
+        if (record >= 0 && fields > options.expected) {
+          rows.push(record);
+          lines.push(rawOf(chunk, start, i));
+        }
+        carry = [];
+        start = i + 1;
         record++;
         fields = 1;
         atFieldStart = true;
@@ -73,10 +96,14 @@ export async function findRaggedRows(
         atFieldStart = false;
       }
     }
+    if (start < chunk.length) carry.push(chunk.slice(start));
   }
   if (pending) {
-    if (record >= 0 && fields > options.expected) rows.push(record);
+    if (record >= 0 && fields > options.expected) {
+      rows.push(record);
+      lines.push(rawOf(new Uint8Array(0), 0, 0));
+    }
     record++;
   }
-  return { rows, records: Math.max(0, record) };
+  return { rows, lines, records: Math.max(0, record) };
 }

@@ -13,11 +13,15 @@
 
 import pl from "nodejs-polars";
 import type { Expr, LazyFrame } from "../_shared/polars.ts";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { outputColumns } from "../contract/schema.ts";
-import type { ResolvedPipeline } from "../config/load.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
 import { messageOf, RunError } from "../_shared/errors.ts";
-import { readHeader } from "./header.ts";
+import { headerText, readHeader } from "./header.ts";
+import { shorten } from "../_shared/quote.ts";
+import { compressionOfFile, compressionOfName, decompressTo } from "./decompress.ts";
+import { isSplitKey, partsInIdentity } from "../_shared/split_month.ts";
+import type { Month } from "../contract/month.ts";
 import type { SourceFile } from "../sources/source.ts";
 import { findRaggedRows } from "./ragged.ts";
 import { parquetRows } from "../_shared/csv_chunks.ts";
@@ -26,6 +30,8 @@ import {
   checkLimits,
   type CheckOptions,
   LINE,
+  monthWindow,
+  naiveFirstColumns,
   nullOf,
   prefilter,
   RAW_PREFIX,
@@ -111,6 +117,12 @@ export interface ScanShape {
   raggedRows?: readonly number[] | undefined;
   /** Decode invalid UTF-8 as U+FFFD (and reject those values) instead of failing. */
   lossy?: boolean | undefined;
+  /** The raw text of each row in `raggedRows` (same order), for the quarantine file. */
+  raggedLines?: readonly string[] | undefined;
+  /** The month being loaded: rows outside it are rejected when the pipeline names a `month_column`. */
+  month?: Month | undefined;
+  /** Timestamp columns to parse naive-first (see `naiveFirstColumns`); speed only. */
+  naiveFirst?: readonly string[] | undefined;
 }
 
 /**
@@ -126,10 +138,12 @@ export function scanRaw(
   pipeline: ResolvedPipeline,
   header: ScanShape,
 ): LazyFrame {
-  const declared = new Set(pipeline.columns.map((c) => c.name));
+  // Columns are named by position from this schema: each header field gets
+  // its declared column's (warehouse) name, undeclared ones a placeholder.
+  const declared = new Map(pipeline.columns.map((c) => [headerText(c), c.name]));
   const schema: Record<string, typeof pl.Utf8> = {};
   header.names.forEach((name, i) => {
-    schema[declared.has(name) ? name : `__ignored_${i}`] = pl.Utf8;
+    schema[declared.get(name) ?? `__ignored_${i}`] = pl.Utf8;
   });
   return pl.scanCSV(file.scanPath, {
     hasHeader: true,
@@ -165,12 +179,20 @@ export function scanChecked(
   pipeline: ResolvedPipeline,
   header: ScanShape,
 ): LazyFrame {
-  return checkAll(scanRaw(file, pipeline, header), pipeline, checkOptions(header));
+  return checkAll(scanRaw(file, pipeline, header), pipeline, checkOptions(header, pipeline));
 }
 
-/** The contract-check options matching a scan shape. */
-export function checkOptions(header: ScanShape): CheckOptions {
-  return { headerFields: header.names.length, raggedRows: header.raggedRows, lossy: header.lossy };
+/** The contract-check options matching a scan shape (and the pipeline's month window). */
+export function checkOptions(header: ScanShape, pipeline?: ResolvedPipeline): CheckOptions {
+  return {
+    headerFields: header.names.length,
+    raggedRows: header.raggedRows,
+    lossy: header.lossy,
+    naiveFirst: header.naiveFirst,
+    window: pipeline?.month_column && header.month
+      ? monthWindow(pipeline.month_column, header.month)
+      : undefined,
+  };
 }
 
 /**
@@ -180,12 +202,12 @@ export function checkOptions(header: ScanShape): CheckOptions {
  * than defined". Returns the result and the shape that worked.
  */
 export async function withScanFallbacks<T>(
-  header: { names: readonly string[] },
+  header: ScanShape,
   pipeline: ResolvedPipeline,
   open: () => Promise<AsyncIterable<Uint8Array>>,
   attempt: (shape: ScanShape) => Promise<T>,
 ): Promise<{ result: T; shape: ScanShape }> {
-  let shape: ScanShape = { names: header.names };
+  let shape: ScanShape = { ...header };
   for (;;) {
     try {
       return { result: await attempt(shape), shape };
@@ -198,7 +220,7 @@ export async function withScanFallbacks<T>(
           delimiter: pipeline.delimiter,
           expected: header.names.length,
         });
-        shape = { ...shape, raggedRows: ragged.rows };
+        shape = { ...shape, raggedRows: ragged.rows, raggedLines: ragged.lines };
       } else {
         throw error;
       }
@@ -223,7 +245,11 @@ export function planStage(
   header: ScanShape,
   options: { everyRow?: boolean } = {},
 ): LazyFrame {
-  let lf = prefilter(scanRaw(file, pipeline, header), pipeline.columns, checkOptions(header));
+  let lf = prefilter(
+    scanRaw(file, pipeline, header),
+    pipeline.columns,
+    checkOptions(header, pipeline),
+  );
   const derivedNames = new Set(pipeline.derived.map((d) => d.name));
   if (pipeline.compiled.columns.some((c) => derivedNames.has(c))) {
     lf = addDerived(lf, pipeline.derived);
@@ -261,14 +287,66 @@ export async function stageMonth(
   stamp: RunStamp,
   options: StageOptions,
 ): Promise<StageResult> {
+  const warnings: string[] = [];
+  // A compressed month (by its key, or locally by its first bytes) is
+  // stream-decompressed to the scratch folder once; everything after reads
+  // that plain local copy (`url` and `identity` stay the source's).
+  const named = compressionOfName(file.url);
+  const compression = named ??
+    (file.cloudOptions ? undefined : await compressionOfFile(file.scanPath));
+  const decompressedPath = join(options.dir, "decompressed.csv");
+  let open = options.open;
+  if (compression) {
+    const bytes = await decompressTo(await options.open(), compression, decompressedPath, file.url)
+      .catch((error) => {
+        if (error instanceof RunError) throw error;
+        throw scratchDiskFull(file, options.dir, error) ??
+          (options.explain ? options.explain("read", error) : error);
+      });
+    const { cloudOptions: _remote, ...rest } = file;
+    file = { ...rest, scanPath: resolve(decompressedPath) };
+    open = async () => (await Deno.open(decompressedPath, { read: true })).readable;
+    warnings.push(
+      named
+        ? `decompressed ${compression} (${
+          bytes.toLocaleString("en-US")
+        } bytes of CSV) to the scratch folder before reading`
+        : `${file.url} is ${compression}-compressed although its name does not say so; it was decompressed (${
+          bytes.toLocaleString("en-US")
+        } bytes of CSV) to the scratch folder before reading; name the key .${
+          compression === "gzip" ? "gz" : "zst"
+        } to say so`,
+    );
+  }
+  const assembledPath = join(options.dir, "assembled.csv");
+  const parts = partsInIdentity(file.identity);
+  if (isSplitKey(file.url) && parts !== undefined) {
+    // A split month: its parts (header checked, then dropped) as one local CSV.
+    const out = await Deno.open(assembledPath, { write: true, create: true, truncate: true });
+    try {
+      for await (const chunk of await open()) {
+        // write() may take part of a chunk: write the rest too.
+        for (let at = 0; at < chunk.length;) at += await out.write(chunk.subarray(at));
+      }
+    } catch (error) {
+      throw scratchDiskFull(file, options.dir, error) ?? error;
+    } finally {
+      out.close();
+    }
+    file = { ...file, scanPath: resolve(assembledPath) };
+    open = async () => (await Deno.open(assembledPath, { read: true })).readable;
+    warnings.push(
+      `read ${parts} files matching ${file.url} as one month (line numbers count through the parts in name order, one header)`,
+    );
+  }
   const header = await readHeader(
     file,
     pipeline,
     options.explain && ((e) => options.explain!("read", e)),
   );
-  const warnings = header.extra.length
-    ? [`ignored columns not in the contract: ${header.extra.join(", ")}`]
-    : [];
+  if (header.extra.length) {
+    warnings.unshift(`ignored columns not in the contract: ${header.extra.join(", ")}`);
+  }
   const stagePath = join(options.dir, "stage.parquet");
   const processedPath = join(options.dir, "part-0.parquet");
   const quarantinePath = join(options.dir, "quarantine.csv");
@@ -287,7 +365,12 @@ export async function stageMonth(
   let rowsRead: number;
   let shape: ScanShape;
   try {
-    ({ shape } = await withScanFallbacks(header, pipeline, options.open, async (attempt) => {
+    const scan: ScanShape = {
+      names: header.names,
+      month: stamp.month,
+      naiveFirst: countInStage ? undefined : await sniffNaive(file, pipeline, header.names),
+    };
+    ({ shape } = await withScanFallbacks(scan, pipeline, open, async (attempt) => {
       await Deno.remove(stagePath).catch(() => {});
       await planStage(file, pipeline, attempt, { everyRow: countInStage })
         .sinkParquet(stagePath, SCRATCH).collect();
@@ -297,7 +380,7 @@ export async function stageMonth(
     if (error instanceof RunError) throw error;
     throw scratchDiskFull(file, options.dir, error) ??
       (options.explain ? options.explain("read", error) : undefined) ??
-      new RunError("read", `Cannot read ${file.url}: ${firstLine(error)}`, {
+      new RunError("read", `Cannot read ${file.url}: ${shorten(firstLine(error))}`, {
         hint:
           "check that the file is a complete CSV in UTF-8; a truncated upload is the usual cause",
         cause: error,
@@ -306,7 +389,7 @@ export async function stageMonth(
 
   try {
     // The full checks, on the staged rows only; materialised once, read twice.
-    const options = checkOptions(shape!);
+    const options = checkOptions(shape!, pipeline);
     await checkAll(stagedRows(stagePath), pipeline, options).sinkParquet(checkedPath, SCRATCH)
       .collect();
     const checked = () => pl.scanParquet(checkedPath);
@@ -332,17 +415,29 @@ export async function stageMonth(
         reason: String(r[REASON]),
         rows: Number(r.rows),
       }));
-      await rejected.sort(LINE).select(
-        pl.col(LINE).alias("line"),
-        pl.col(REASON).alias("reason"),
-        ...pipeline.columns.map((c) =>
-          c.type === "string" ? pl.col(c.name) : pl.col(RAW_PREFIX + c.name).alias(c.name)
-        ),
-      ).sinkCSV(quarantinePath).collect();
+      // Rows with too many fields keep their whole line: the declared
+      // fields alone would lose the extras.
+      const rawLines = pl.DataFrame({
+        __raw_row: pl.Series("__raw_row", [...(shape!.raggedRows ?? [])], pl.Int64),
+        raw_line: pl.Series("raw_line", [...(shape!.raggedLines ?? [])], pl.Utf8),
+      }).lazy();
+      await rejected
+        .withColumns(pl.col(LINE).sub(pl.lit(2)).cast(pl.Int64).alias("__raw_row"))
+        .join(rawLines, { on: "__raw_row", how: "left" })
+        .sort(LINE)
+        .select(
+          pl.col(LINE).alias("line"),
+          pl.col(REASON).alias("reason"),
+          ...pipeline.columns.map((c) =>
+            c.type === "string" ? pl.col(c.name) : pl.col(RAW_PREFIX + c.name).alias(c.name)
+          ),
+          pl.col("raw_line"),
+        ).sinkCSV(quarantinePath).collect();
     }
-    if (rowsRead === 0) {
+    if (rowsRead === 0 && !pipeline.allow_empty) {
       throw new RunError("validate", `${file.url} has a header but no data rows`, {
-        hint: "re-export the month; an empty month is refused so it can never wipe a loaded one",
+        hint:
+          're-export the month; an empty month is refused so it can never wipe a loaded one (set "allow_empty": true on the pipeline if the month really has no rows)',
       });
     }
     return {
@@ -357,13 +452,37 @@ export async function stageMonth(
   } catch (error) {
     if (error instanceof RunError) throw error;
     throw scratchDiskFull(file, options.dir, error) ??
-      new RunError("stage", `Cannot stage ${file.url}: ${firstLine(error)}`, {
+      new RunError("stage", `Cannot stage ${file.url}: ${shorten(firstLine(error))}`, {
         hint: "check free disk space in the temporary folder",
         cause: error,
       });
   } finally {
     await Deno.remove(stagePath).catch(() => {});
     await Deno.remove(checkedPath).catch(() => {});
+    if (compression) await Deno.remove(decompressedPath).catch(() => {});
+    await Deno.remove(assembledPath).catch(() => {});
+  }
+}
+
+/**
+ * The timestamp columns whose first value is naive ISO (a tiny read of the
+ * first row of a local file), so they are parsed naive-first. Speed only:
+ * any failure here just means the default order.
+ */
+async function sniffNaive(
+  file: SourceFile,
+  pipeline: ResolvedPipeline,
+  names: readonly string[],
+): Promise<string[] | undefined> {
+  if (!pipeline.columns.some((c) => c.type === "timestamp" && !c.format)) return undefined;
+  try {
+    const first = await scanRaw(file, pipeline, { names, lossy: true, raggedRows: [] }).head(1)
+      .collect();
+    const row = first.height ? first.toRecords()[0] as Record<string, string | null> : {};
+    const naive = naiveFirstColumns(pipeline.columns, row);
+    return naive.length ? naive : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,12 +4,13 @@
  *
  * Two tiers of checks:
  * - **shape and types** (too many fields, empty line, missing required
- *   value, not an integer / a number / a timestamp ...) apply to every row
- *   ({@link checkContract});
- * - **limits** that protect the warehouse columns (invalid UTF-8, longer
- *   than `max_length`, not one of `values`) apply to the rows that would be
- *   loaded, i.e. that pass the first tier and the predicate
- *   ({@link checkLimits}).
+ *   value, not an integer / a number / a timestamp ..., outside the month of
+ *   a `month_column`) apply to every row ({@link checkContract});
+ * - **limits** that protect the warehouse columns (invalid UTF-8, a NUL
+ *   byte, longer than `max_length`, not one of `values`) apply to the rows
+ *   that would be loaded, i.e. that pass the first tier and the predicate
+ *   ({@link checkLimits}). A row the predicate drops is never loaded, so it
+ *   is neither rejected for them nor counted as loaded.
  *
  * A month is scanned once with the cheap, conservative {@link prefilter}
  * (first-try parse, a `suspect` flag); only suspect rows and rows the
@@ -48,12 +49,29 @@ export function nullOf(dtype: Parameters<Expr["cast"]>[0]): Expr {
 }
 
 const FAST_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ";
+/** The naive twin of {@link FAST_TIMESTAMP}, on the same fast path. */
+const FAST_NAIVE_TIMESTAMP = "%Y-%m-%dT%H:%M:%S";
 const OTHER_TIMESTAMPS = [
   "%+",
   "%Y-%m-%dT%H:%M:%S%.f",
   "%Y-%m-%d %H:%M:%S%.f",
   "%Y-%m-%d %H:%M:%S%.f%#z",
 ];
+
+/** True when a strftime format reads a zone or an offset itself. */
+function formatHasZone(format: string): boolean {
+  return /%[:#]?z|%\+|Z$/.test(format);
+}
+
+/** How one timestamp column's text is read: its declared format and zone, if any. */
+export interface TimestampSpec {
+  /** Declared strftime format; default the ISO forms. */
+  format?: string | undefined;
+  /** IANA zone of naive values; default UTC. */
+  timezone?: string | undefined;
+  /** Try the naive ISO shape before `…Z` (the file's first value is naive). Order only changes speed. */
+  naiveFirst?: boolean | undefined;
+}
 
 /** The native expression behind a nodejs-polars `Expr` (for calls the JS API does not expose). */
 interface NativeExpr {
@@ -74,20 +92,66 @@ function strptime(input: Expr, format: string): Expr {
 }
 
 /**
+ * `strptime` with a format that may lack a zone: naive values are read in
+ * `spec.timezone` (default UTC) and converted to UTC. A local time that does
+ * not exist (the spring-forward gap) gives null, so the row is quarantined;
+ * an ambiguous one (the autumn repeat) takes the earlier instant.
+ */
+function strptimeIn(input: Expr, format: string, spec: TimestampSpec): Expr {
+  if (!spec.timezone || spec.timezone === "UTC" || formatHasZone(format)) {
+    return strptime(input, format);
+  }
+  const naive = wrap(
+    native(input).strToDatetime(format, "us", undefined, false, true, false, undefined),
+  );
+  return naive.dt.replaceTimeZone(spec.timezone, "earliest", "null").dt.convertTimeZone("UTC");
+}
+
+/** Formats tried after the first parse failed (a declared format is the only one). */
+function otherTimestampFormats(spec: TimestampSpec): string[] {
+  return spec.format ? [] : OTHER_TIMESTAMPS;
+}
+
+/**
+ * The first-try timestamp parse, cheap enough for every row: the declared
+ * format, or `…Z` then (on the rows that failed only) the naive
+ * `YYYY-MM-DDTHH:MM:SS`, both fixed formats on Polars' fast path.
+ */
+function firstTimestamp(text: Expr, spec: TimestampSpec): Expr {
+  if (spec.format) return strptimeIn(text, spec.format, spec);
+  const zoned = (t: Expr) => strptime(t, FAST_TIMESTAMP);
+  const naive = (t: Expr) => strptimeIn(t, FAST_NAIVE_TIMESTAMP, spec);
+  const [first, second] = spec.naiveFirst ? [naive, zoned] : [zoned, naive];
+  const fast = first(text);
+  // Only the rows the first shape missed are tried again (a failed parse is
+  // the slow case; the others are null, which costs nothing). Which shape
+  // goes first follows the file's first value, so a file of either shape
+  // fails no parse on its common rows.
+  const rest = pl.when(fast.isNull()).then(text).otherwise(nullOf(pl.Utf8));
+  return fast.fillNull(second(rest));
+}
+
+/**
  * Parses text to a UTC timestamp (microseconds): RFC 3339 with `Z` or an
  * offset and optional fractions, or naive `YYYY-MM-DD[T ]HH:MM:SS` taken as
  * UTC.
  *
- * The common shape `2021-02-03T04:05:06Z` goes through Polars' fast
- * fixed-format path; the other formats only see the rows it rejected (the
- * rest are null, which Polars skips for free). The first attempt is
- * materialised by {@link checkContract} before the others run, otherwise
- * each nested attempt would re-evaluate the ones before it.
+ * The common shapes `2021-02-03T04:05:06Z` and `2021-02-03T04:05:06` go
+ * through Polars' fast fixed-format path; the other formats only see the
+ * rows it rejected (the rest are null, which Polars skips for free). The
+ * first attempt is materialised by {@link checkContract} before the others
+ * run, otherwise each nested attempt would re-evaluate the ones before it.
+ *
+ * @param spec a declared `format` (then the only one accepted) and the
+ *   `timezone` of naive values (default UTC)
  */
-export function parseTimestamp(text: Expr): Expr {
-  const fast = strptime(text, FAST_TIMESTAMP);
+export function parseTimestamp(text: Expr, spec: TimestampSpec = {}): Expr {
+  const fast = firstTimestamp(text, spec);
   const rest = pl.when(fast.isNull()).then(text).otherwise(nullOf(pl.Utf8));
-  return OTHER_TIMESTAMPS.reduce((acc, format) => acc.fillNull(strptime(rest, format)), fast);
+  return otherTimestampFormats(spec).reduce(
+    (acc, format) => acc.fillNull(strptimeIn(rest, format, spec)),
+    fast,
+  );
 }
 
 /**
@@ -109,9 +173,9 @@ export function withSqlColumns(lf: LazyFrame, columns: ReadonlyArray<[string, st
   );
 }
 
-/** Parses `YYYY-MM-DD` text to a date. */
-export function parseDate(text: Expr): Expr {
-  return wrap(native(text).strToDate("%Y-%m-%d", false, true, false));
+/** Parses `YYYY-MM-DD` text (or text in a declared strftime `format`) to a date. */
+export function parseDate(text: Expr, format = "%Y-%m-%d"): Expr {
+  return wrap(native(text).strToDate(format, false, true, false));
 }
 
 /** Parses true/false words (true, t, yes, y, 1 / false, f, no, n, 0; any case). */
@@ -130,6 +194,54 @@ export interface CheckOptions {
   raggedRows?: readonly number[] | undefined;
   /** The scan decoded invalid UTF-8 lossily (U+FFFD): check text columns for it. */
   lossy?: boolean | undefined;
+  /** Rows whose `column` falls outside [`start`, `end`) are rejected as `<column>: outside <label>`. */
+  window?: MonthWindow | undefined;
+  /** Timestamp columns whose first value is naive ISO: parsed naive-first (speed only). */
+  naiveFirst?: readonly string[] | undefined;
+}
+
+/**
+ * Timestamp columns (without a declared format) whose value in `firstRow`
+ * is a naive ISO timestamp, for {@link CheckOptions.naiveFirst}.
+ */
+export function naiveFirstColumns(
+  columns: readonly Column[],
+  firstRow: Readonly<Record<string, string | null | undefined>>,
+): string[] {
+  return columns.filter((c) =>
+    c.type === "timestamp" && !c.format &&
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(firstRow[c.name] ?? "")
+  ).map((c) => c.name);
+}
+
+/** The month a pipeline's `month_column` must fall in. */
+export interface MonthWindow {
+  /** A declared timestamp or date column. */
+  column: string;
+  /** First instant of the month (UTC). */
+  start: Date;
+  /** First instant of the next month (UTC). */
+  end: Date;
+  /** The month, `YYYY-MM`. */
+  label: string;
+}
+
+/** The {@link MonthWindow} of `month` for `column`. */
+export function monthWindow(column: string, month: { year: number; month: number }): MonthWindow {
+  return {
+    column,
+    start: new Date(Date.UTC(month.year, month.month - 1, 1)),
+    end: new Date(Date.UTC(month.year, month.month, 1)),
+    label: `${month.year}-${String(month.month).padStart(2, "0")}`,
+  };
+}
+
+/** True where the parsed `value` of column `c` is outside the window (null elsewhere is false). */
+function outsideWindow(c: Column, value: Expr, window: MonthWindow | undefined): Expr | undefined {
+  if (!window || window.column !== c.name) return undefined;
+  const bound = (d: Date) =>
+    c.type === "date" ? pl.lit(d).cast(pl.Date) : pl.lit(d).cast(pl.Datetime("us", "UTC"));
+  return value.lt(bound(window.start)).or(value.gtEq(bound(window.end))).fillNull(pl.lit(false));
 }
 
 const TYPE_WORD: Record<Column["type"], string> = {
@@ -163,10 +275,20 @@ function shapeAndTypeConditions(
     const raw = pl.col(c.name);
     if (!c.nullable) out.push([present(raw).not(), `${c.name}: missing required value`]);
     if (c.type !== "string") {
-      out.push([present(raw).and(typed(c).isNull()), `${c.name}: not ${TYPE_WORD[c.type]}`]);
+      out.push([present(raw).and(typed(c).isNull()), `${c.name}: not ${typeWord(c)}`]);
     }
+    const outside = outsideWindow(c, typed(c), options.window);
+    if (outside) out.push([outside, `${c.name}: outside ${options.window!.label}`]);
   }
   return out;
+}
+
+/** What a column's values must be, for "not ..." reasons. */
+function typeWord(c: Column): string {
+  if ((c.type === "timestamp" || c.type === "date") && c.format) {
+    return `${c.type === "date" ? "a date" : "a timestamp"} (${c.format})`;
+  }
+  return TYPE_WORD[c.type];
 }
 
 /** Column holding the length in characters of `column` (added by {@link checkLimits}). */
@@ -182,6 +304,10 @@ function limitConditions(columns: readonly Column[], options: CheckOptions): Arr
     if (c.type === "string" && options.lossy) {
       // The scan decoded lossily: U+FFFD marks bytes that were not UTF-8.
       out.push([raw.str.contains("\uFFFD", true), `${c.name}: invalid UTF-8`]);
+    }
+    if (c.type === "string") {
+      // PostgreSQL and Redshift text cannot hold NUL: one would fail the whole load.
+      out.push([raw.str.contains("\u0000", true), `${c.name}: contains a NUL byte`]);
     }
     if (c.max_length !== undefined) {
       out.push([
@@ -238,7 +364,7 @@ function codeChain(conditions: Array<[Expr, string]>, first: number, otherwise: 
 }
 
 /** First-try parse of a non-text column (no stripping, timestamps in the common shape only). */
-function firstParse(c: Column, text: Expr): Expr {
+function firstParse(c: Column, text: Expr, options?: CheckOptions): Expr {
   switch (c.type) {
     case "string":
       return text;
@@ -249,9 +375,9 @@ function firstParse(c: Column, text: Expr): Expr {
     case "float":
       return text.cast(pl.Float64, false);
     case "date":
-      return parseDate(text);
+      return parseDate(text, c.format);
     case "timestamp":
-      return strptime(text, FAST_TIMESTAMP);
+      return firstTimestamp(text, { ...c, naiveFirst: options?.naiveFirst?.includes(c.name) });
   }
 }
 
@@ -294,10 +420,12 @@ export function prefilter(
     } else {
       suspects.push(c.nullable ? text(c).isNotNull().and(parsed.isNull()) : parsed.isNull());
     }
+    const outside = outsideWindow(c, parsed, options.window);
+    if (outside) suspects.push(outside);
   }
   return raw
     .select(...columns.map((c) => pl.col(c.name).alias(textName(c))), ROW)
-    .withColumns(...columns.map((c) => firstParse(c, text(c)).alias(c.name)))
+    .withColumns(...columns.map((c) => firstParse(c, text(c), options).alias(c.name)))
     .withColumns((suspects.length ? pl.anyHorizontal(suspects) : pl.lit(false)).alias(SUSPECT));
 }
 
@@ -327,19 +455,19 @@ export function checkContract(
   const firstName = (c: Column) => `__first_${c.name}`;
   const retryName = (c: Column) => `__retry_${c.name}`;
   const retry = (c: Column): Expr => {
-    const again = firstParse(c, pl.col(retryName(c)));
+    const again = firstParse(c, pl.col(retryName(c)), options);
     if (c.type !== "timestamp") return pl.col(firstName(c)).fillNull(again);
-    return OTHER_TIMESTAMPS.reduce(
-      (acc, format) => acc.fillNull(strptime(pl.col(retryName(c)), format)),
+    return otherTimestampFormats(c).reduce(
+      (acc, format) => acc.fillNull(strptimeIn(pl.col(retryName(c)), format, c)),
       pl.col(firstName(c)).fillNull(again),
     );
   };
   const withTyped = raw
     .withColumns(
       ...columns.filter((c) => c.type === "string" || c.type === "bool").map((c) =>
-        firstParse(c, pl.col(c.name)).alias(typedName(c))
+        firstParse(c, pl.col(c.name), options).alias(typedName(c))
       ),
-      ...parsed.map((c) => firstParse(c, pl.col(c.name)).alias(firstName(c))),
+      ...parsed.map((c) => firstParse(c, pl.col(c.name), options).alias(firstName(c))),
     )
     .withColumns(
       ...parsed.map((c) =>

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../config/load.ts";
+import type { ResolvedPipeline } from "../../config/types.ts";
 import { outputColumns } from "../../contract/schema.ts";
 import { literal, quoteIdent } from "../../_shared/sql.ts";
 import { sqlType } from "../tables.ts";

@@ -111,9 +111,16 @@ async function claimMonth(
     logger.warn("skipped: {reason}", { reason: report.skipReason });
     return undefined;
   }
-  await faultPoint("after_claim");
-  if (ctx.force) return claim;
-  const last = await warehouse.lastSucceeded(pipeline.name, report.month);
+  let last;
+  try {
+    await faultPoint("after_claim");
+    if (ctx.force) return claim;
+    last = await warehouse.lastSucceeded(pipeline.name, report.month);
+  } catch (error) {
+    // The claim is the caller's only once returned: release it on the way out.
+    await claim.release().catch(() => {});
+    throw error;
+  }
   if (!last || last.source_identity !== file.identity || last.target_table !== pipeline.table) {
     return claim;
   }

@@ -163,12 +163,12 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
           { hint: "run again; if it repeats, the staged file is damaged" },
         );
       }
+      await faultPoint("before_commit");
       // finished_at is the commit's time, so durations include the load itself.
       const ledger = { ...request.ledger, rows_loaded: loaded, finished_at: new Date() };
       for (const st of upsertLedger(ledger)) {
         await tx.query(st.sql, st.params);
       }
-      await faultPoint("before_commit");
       return loaded;
     });
   }

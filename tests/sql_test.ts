@@ -70,7 +70,17 @@ Deno.test("an injection attempt in the contract or TABLE_NAME is refused at star
   const fields = error.problems.map((p) => p.field);
   assert.ok(fields.includes("TABLE_NAME"));
   assert.ok(fields.includes("pipelines[0].table"));
-  assert.ok(fields.includes("pipelines[0].columns[0].name"));
+  // Column names are checked once the pipeline's shape is valid (they may come from "source"
+  // or normalize_names): with a plain table name the injected column name is refused too.
+  shipped.pipelines[0].table = "events";
+  await Deno.writeTextFile(join(dir, "p.json"), JSON.stringify(shipped));
+  const again = await loadConfig({ env: { PIPELINES_FILE: join(dir, "p.json") } }).catch((e) => e);
+  assert.ok(again instanceof ConfigError);
+  const problem = again.problems.find((p: { field: string }) =>
+    p.field.startsWith("pipelines[0].columns[0]")
+  );
+  assert.ok(problem, JSON.stringify(again.problems));
+  assert.match(problem.message, /is not a valid column name/);
 });
 
 Deno.test("insertStatements() splits rows into statements under the byte limit, values escaped", async () => {

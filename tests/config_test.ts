@@ -194,3 +194,16 @@ Deno.test("loadConfig() warns about set variables it does not read, with a did-y
   ]);
   assert.deepEqual((await loadConfig({ env: { PGLITE_DIR: "x" } })).warnings, []);
 });
+
+Deno.test("loadConfig() decides Polars' process settings once: one CSV chunk in flight for S3 scans", async () => {
+  const s3 = { AWS_BUCKET_NAME: "events-bucket", AWS_REGION: "eu-west-1" };
+  assert.deepEqual((await loadConfig({ env: s3 })).polarsEnv, {
+    POLARS_CSV_CHUNK_PREFETCH_LIMIT: "1",
+  });
+  assert.deepEqual(
+    (await loadConfig({ env: { ...s3, POLARS_CSV_CHUNK_PREFETCH_LIMIT: "4" } })).polarsEnv,
+    {},
+    "an operator's own value is kept",
+  );
+  assert.deepEqual((await loadConfig({ env: {} })).polarsEnv, {}, "local scans keep the default");
+});

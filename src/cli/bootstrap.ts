@@ -14,6 +14,8 @@ export async function bootstrap(config: Config): Promise<void> {
   addSecrets(config.secrets);
   await setupLogging({ level: config.logLevel });
   if (config.faultPoints?.size) armFaultPoints(config.faultPoints);
+  // Process-wide Polars settings, once, before any scan (config decided which).
+  for (const [name, value] of Object.entries(config.polarsEnv ?? {})) Deno.env.set(name, value);
   // What this process will talk to (no secret: kinds, folders and names only).
   log("config").debug(
     "configuration: source {source}, warehouse {warehouse}, notifier {notifier}",

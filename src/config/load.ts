@@ -200,6 +200,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     secrets,
     warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
     faultPoints: parseFaultPoints(e.ETL_FAULT_POINTS ?? ""),
+    // One CSV chunk in flight instead of two per thread on S3 scans: less peak memory, no
+    // measurable loss of speed (bench/README.md). Set once for the process, not per run.
+    polarsEnv: e.AWS_BUCKET_NAME && !env.POLARS_CSV_CHUNK_PREFETCH_LIMIT
+      ? { POLARS_CSV_CHUNK_PREFETCH_LIMIT: "1" }
+      : {},
   };
 }
 

@@ -92,6 +92,12 @@ export interface Config {
   secrets: string[];
   /** Start-up warnings, e.g. a set variable the worker does not read (with a "did you mean"). */
   warnings: string[];
+  /**
+   * Polars settings the process sets once at start-up (cli/bootstrap.ts), e.g.
+   * `POLARS_CSV_CHUNK_PREFETCH_LIMIT=1` for S3 scans; a value already in the
+   * environment is kept.
+   */
+  polarsEnv?: Record<string, string>;
   /** Fault points armed by `ETL_FAULT_POINTS` (tests only; empty in production). */
   faultPoints?: ReadonlyMap<FaultPoint, FaultAction>;
 }

@@ -357,11 +357,8 @@ export async function stageMonth(
   // (Counting it separately downloaded it again and, measured on a 1 GB month,
   // peaked at ~650 MiB against ~340 MiB for the one pass.)
   const countInStage = file.cloudOptions !== undefined;
-  if (countInStage && !Deno.env.get("POLARS_CSV_CHUNK_PREFETCH_LIMIT")) {
-    // One CSV chunk in flight instead of two per thread: less peak memory, no
-    // measurable loss of speed (bench/README.md).
-    Deno.env.set("POLARS_CSV_CHUNK_PREFETCH_LIMIT", "1");
-  }
+  // (POLARS_CSV_CHUNK_PREFETCH_LIMIT=1 for cloud scans is set once at start-up: config/load.ts
+  // polarsEnv, applied by cli/bootstrap.ts.)
   let rowsRead: number;
   let shape: ScanShape;
   try {

@@ -6,99 +6,29 @@
  * Every success and failure is observed through SNS -> SQS (fauxqs).
  */
 import assert from "node:assert/strict";
-import pg from "pg";
-import { type Config, loadConfig } from "../src/config/load.ts";
-import { runCommand } from "../src/cli/run.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { counterValue } from "../src/_shared/counters.ts";
 import { openWarehouse } from "../src/adapters.ts";
 import { RedshiftWarehouse } from "../src/sinks/redshift/warehouse.ts";
 import { MAX_STATEMENT_BYTES } from "../src/sinks/redshift/rules.ts";
 import { samplePipeline } from "./support/fixtures.ts";
-import { type RedshiftDouble, startRedshiftDataApi } from "./doubles/redshift_data_api.ts";
-import { findPostgresBin, type PgCluster, startPostgres } from "../testing/postgres.ts";
-import { type LocalAws, type LocalS3, startFauxqs, startS3rver } from "../testing/s3.ts";
+import { findPostgresBin } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
-import { type Workspace, workspace } from "./support/workspace.ts";
+import {
+  BUCKET,
+  type RedshiftEnv,
+  runIn,
+  withRedshift as withSharedRedshift,
+} from "./support/redshift_env.ts";
 import pl from "nodejs-polars";
 import { join } from "node:path";
 
 const ignore = !canRun(!!(await findPostgresBin()), "PostgreSQL server binaries not found");
-const BUCKET = "warehouse-bucket";
 const FEB = { year: 2021, month: 2 };
 
-interface Env {
-  cluster: PgCluster;
-  s3: LocalS3;
-  aws: LocalAws;
-  double: RedshiftDouble;
-  ws: Workspace;
-  config(extra?: Record<string, string>): Promise<Config>;
-  sql(text: string): Promise<Record<string, unknown>[]>;
-}
-
-async function withRedshift(fn: (env: Env) => Promise<void>, pipelines?: unknown) {
-  const cluster = await startPostgres();
-  const s3 = await startS3rver({ buckets: [BUCKET] });
-  const aws = await startFauxqs();
-  const double = await startRedshiftDataApi({
-    databaseUrl: cluster.url,
-    s3: {
-      endpoint: s3.endpoint,
-      region: s3.region,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-    },
-    statementDelayMs: 5,
-  });
-  const ws = await workspace(pipelines ? { pipelines } : {});
-  try {
-    await fn({
-      cluster,
-      s3,
-      aws,
-      double,
-      ws,
-      config: (extra = {}) =>
-        loadConfig({
-          env: {
-            ...ws.env,
-            AWS_BUCKET_NAME: BUCKET,
-            AWS_REGION: "us-east-1",
-            AWS_ENDPOINT_URL: s3.endpoint,
-            AWS_ENDPOINT_URL_REDSHIFT_DATA: double.endpoint,
-            AWS_ENDPOINT_URL_SNS: aws.endpoint,
-            AWS_ACCESS_KEY_ID: s3.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-            REDSHIFT_DATABASE: "etl",
-            REDSHIFT_IAM_ROLE: "arn:aws:iam::123456789012:role/redshift-copy",
-            LOG_LEVEL: "error",
-            ...extra,
-          },
-        }),
-      sql: async (text) => {
-        const client = new pg.Client({ connectionString: cluster.url });
-        await client.connect();
-        try {
-          return (await client.query(text)).rows;
-        } finally {
-          await client.end();
-        }
-      },
-    });
-  } finally {
-    await ws.remove();
-    await double.stop();
-    await aws.stop();
-    await s3.stop();
-    await cluster.stop();
-  }
-}
-
-async function run(config: Config, args: string[]) {
-  const lines: string[] = [];
-  const code = await runCommand(args, { config, print: (l) => lines.push(l) });
-  return { code, out: lines.join("\n") };
-}
+const withRedshift = (fn: (env: RedshiftEnv) => Promise<void>, pipelines?: unknown) =>
+  withSharedRedshift(fn, { sns: true, ...(pipelines ? { pipelines } : {}) });
+const run = runIn;
 
 const SNAPSHOT =
   `SELECT event_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS t,
@@ -147,7 +77,7 @@ Deno.test({
       assert.ok(expectedReasons.some((r) => r.startsWith("too many fields")));
       assert.equal(expectedReasons.length, Number(ref!.rows_rejected));
 
-      const topic = await env.aws.topicWithQueue("etl-redshift");
+      const topic = await env.aws!.topicWithQueue("etl-redshift");
       for (const strategy of ["copy", "insert", "pushdown"] as const) {
         for (const [kind, target] of Object.entries(TARGETS)) {
           const table = `events_${strategy}_${kind}`;

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { FALSE_WORDS, TRUE_WORDS, TYPE_WORD } from "../contract/reason_words.ts";
 import pl from "nodejs-polars";
 import type { Expr, LazyFrame } from "../_shared/polars.ts";
 import type { Column } from "../contract/schema.ts";
@@ -36,9 +37,6 @@ export const LINE = "_line";
 export const ROW = "_row";
 /** Prefix of the original text of non-text columns (for the quarantine file). */
 export const RAW_PREFIX = "_raw_";
-
-const TRUE_WORDS = ["true", "t", "yes", "y", "1"];
-const FALSE_WORDS = ["false", "f", "no", "n", "0"];
 
 // deno-lint-ignore no-explicit-any
 const wrap = (native: unknown): Expr => (pl as any)._Expr(native);
@@ -243,15 +241,6 @@ function outsideWindow(c: Column, value: Expr, window: MonthWindow | undefined):
     c.type === "date" ? pl.lit(d).cast(pl.Date) : pl.lit(d).cast(pl.Datetime("us", "UTC"));
   return value.lt(bound(window.start)).or(value.gtEq(bound(window.end))).fillNull(pl.lit(false));
 }
-
-const TYPE_WORD: Record<Column["type"], string> = {
-  string: "text",
-  int: "an integer",
-  float: "a number",
-  bool: "true/false",
-  timestamp: "a timestamp",
-  date: "a date (YYYY-MM-DD)",
-};
 
 /** Value present: not null and not the empty string. */
 function present(raw: Expr): Expr {

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { FALSE_WORDS, TRUE_WORDS, TYPE_WORD } from "../../contract/reason_words.ts";
 import type { ResolvedPipeline } from "../../config/types.ts";
 import type { Column } from "../../contract/schema.ts";
 import type { Month } from "../../contract/month.ts";
@@ -26,8 +27,6 @@ const FLOAT = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$";
 const TIMESTAMP =
   "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$";
 const DATE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
-const TRUE_WORDS = ["true", "t", "yes", "y", "1"];
-const FALSE_WORDS = ["false", "f", "no", "n", "0"];
 
 /**
  * What a pipeline declares that the pushdown strategy does not mirror in SQL
@@ -104,15 +103,6 @@ function typed(c: Column, raw: string): string {
       return `CASE WHEN ${t} ~ '${DATE}' THEN CAST(${t} AS DATE) END`;
   }
 }
-
-const TYPE_WORD: Record<Column["type"], string> = {
-  string: "text",
-  int: "an integer",
-  float: "a number",
-  bool: "true/false",
-  timestamp: "a timestamp",
-  date: "a date (YYYY-MM-DD)",
-};
 
 /**
  * The reason expression: the same reasons, in the same order, as the Polars

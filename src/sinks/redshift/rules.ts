@@ -1,9 +1,11 @@
 /**
  * Amazon Redshift's documented limits and rules that the worker's SQL and
  * Data API calls depend on, in one place. The SQL builders of the copy,
- * insert and pushdown strategies consult these constants and checks, and
- * the Data API test double (`tests/doubles/redshift_data_api.ts`) enforces
- * the same rules, each with the page it comes from.
+ * insert and pushdown strategies consult the limits below; the rules that
+ * shape SQL (listed here with their pages) are followed by construction in
+ * `copy.ts`, `replace.ts` and `pushdown_sql.ts`. The Data API test double
+ * (`tests/doubles/redshift_data_api.ts`) enforces every one of them with its
+ * own copy, on purpose: a wrong rule here must not be mirrored by the double.
  *
  * Pages (AWS documentation):
  * - "ExecuteStatement" / "BatchExecuteStatement" (Redshift Data API Reference):
@@ -36,62 +38,6 @@ export const MAX_BATCH_STATEMENTS = 40;
 
 /** Largest MAXERROR a COPY accepts. */
 export const MAX_COPY_ERRORS = 100_000;
-
-/** The only COPY parameters accepted with `FORMAT AS PARQUET` (besides FROM and FORMAT). */
-export const COLUMNAR_COPY_PARAMETERS: ReadonlySet<string> = new Set([
-  "ACCEPTINVCHARS",
-  "FILLRECORD",
-  "IAM_ROLE",
-  "CREDENTIALS",
-  "STATUPDATE",
-  "MANIFEST",
-  "EXPLICIT_IDS",
-]);
-
-/**
- * PostgreSQL constructs Redshift does not have, each with what to use
- * instead. The worker never sends them; the double refuses them.
- */
-export const UNSUPPORTED_CONSTRUCTS: ReadonlyArray<
-  { name: string; pattern: RegExp; instead: string }
-> = [
-  { name: "ON CONFLICT", pattern: /\bON\s+CONFLICT\b/i, instead: "DELETE then INSERT, or MERGE" },
-  { name: "RETURNING", pattern: /\bRETURNING\b/i, instead: "a separate SELECT" },
-  {
-    name: "advisory locks",
-    pattern: /\bpg_(try_)?advisory_(xact_)?(un)?lock(_shared)?\s*\(/i,
-    instead: "LOCK table in a transaction, or a ledger claim",
-  },
-  {
-    name: "LOCK TABLE ... IN ... MODE",
-    pattern: /\bLOCK\s+(TABLE\s+)?[^;]*\bIN\s+[A-Z ]+\bMODE\b/i,
-    instead: "LOCK name (Redshift takes no lock mode)",
-  },
-  { name: "CREATE INDEX", pattern: /\bCREATE\s+(UNIQUE\s+)?INDEX\b/i, instead: "a SORTKEY" },
-  { name: "SERIAL types", pattern: /\b(BIG|SMALL)?SERIAL\b/i, instead: "IDENTITY(1, 1)" },
-  { name: "JSONB", pattern: /\bJSONB\b/i, instead: "SUPER" },
-  { name: "DISTINCT ON", pattern: /\bDISTINCT\s+ON\s*\(/i, instead: "ROW_NUMBER() OVER (...)" },
-  {
-    name: "aggregate FILTER",
-    pattern: /\bFILTER\s*\(\s*WHERE\b/i,
-    instead: "CASE inside the aggregate",
-  },
-  { name: "string_agg", pattern: /\bstring_agg\s*\(/i, instead: "LISTAGG" },
-  {
-    name: "TRUNCATE in a transaction",
-    pattern: /^\s*TRUNCATE\b/i,
-    instead: "DELETE FROM (TRUNCATE commits the open transaction)",
-  },
-  { name: "COPY ... FROM STDIN", pattern: /\bFROM\s+STDIN\b/i, instead: "COPY from S3" },
-];
-
-/** The first unsupported construct in `sql` (literals and comments already masked), if any. */
-export function unsupportedConstruct(
-  masked: string,
-): { name: string; instead: string } | undefined {
-  const hit = UNSUPPORTED_CONSTRUCTS.find((c) => c.pattern.test(masked));
-  return hit ? { name: hit.name, instead: hit.instead } : undefined;
-}
 
 const encoder = new TextEncoder();
 

@@ -141,8 +141,11 @@ Deno.test("checkContract() types good rows and gives every bad row a reason", as
   assert.equal(out.getColumn(RAW_PREFIX + "id").get(0), "1");
 });
 
-Deno.test("addDerived() and addSystemColumns() add the domain, month, load time and run id", async () => {
-  const lf = pl.DataFrame({ email: ["Anna@ACME.com", "x@y@z.io", "no-at-sign", null] }).lazy();
+Deno.test("addDerived() and addSystemColumns() add the domain, month, load time, run id and line", async () => {
+  const lf = pl.DataFrame({
+    email: ["Anna@ACME.com", "x@y@z.io", "no-at-sign", null],
+    _line: pl.Series("_line", [2, 3, 5, 9], pl.Int64),
+  }).lazy();
   const withDomain = addDerived(lf, [{
     name: "email_domain",
     kind: "email_domain",
@@ -167,4 +170,5 @@ Deno.test("addDerived() and addSystemColumns() add the domain, month, load time 
     "2026-01-01T00:00:00.000Z",
   );
   assert.equal(out.getColumn("run_id").get(3), "r1");
+  assert.deepEqual(out.getColumn("source_line").toArray(), [2, 3, 5, 9]);
 });

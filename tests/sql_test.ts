@@ -52,7 +52,7 @@ Deno.test("table DDL: Redshift VARCHAR sized in bytes, sort key on the month and
   const [rs] = createTargetTable(p, "t", "redshift");
   assert.equal(
     rs,
-    `CREATE TABLE IF NOT EXISTS "t" ("at" TIMESTAMPTZ NOT NULL, "name" VARCHAR(40), "source_month" DATE NOT NULL, "loaded_at" TIMESTAMPTZ NOT NULL, "run_id" VARCHAR(256) NOT NULL) COMPOUND SORTKEY ("source_month", "at")`,
+    `CREATE TABLE IF NOT EXISTS "t" ("at" TIMESTAMPTZ NOT NULL, "name" VARCHAR(40), "source_month" DATE NOT NULL, "loaded_at" TIMESTAMPTZ NOT NULL, "run_id" VARCHAR(256) NOT NULL, "source_line" BIGINT) COMPOUND SORTKEY ("source_month", "at")`,
   );
   assert.equal(createTargetTable(p, "t", "postgres").length, 2);
 });
@@ -102,6 +102,7 @@ Deno.test("insertStatements() splits rows into statements under the byte limit, 
     pl.lit("2021-02-01").cast(pl.Date).alias("source_month"),
     pl.lit(new Date("2026-01-01T00:00:00Z")).cast(pl.Datetime("us", "UTC")).alias("loaded_at"),
     pl.lit("r1").alias("run_id"),
+    pl.lit(7).cast(pl.Int64).alias("source_line"),
   ).collectSync().writeParquet(full);
   const out: string[] = [];
   for await (
@@ -115,7 +116,7 @@ Deno.test("insertStatements() splits rows into statements under the byte limit, 
   assert.ok(out.length >= 2, `${out.length} statements`);
   for (const s of out) assert.ok(utf8Bytes(s) <= 400, `${utf8Bytes(s)} bytes`);
   const all = out.join("\n");
-  assert.match(all, /\(2, 'it''s', '2021-02-01', '2026-01-01T00:00:00\.000000Z', 'r1'\)/);
+  assert.match(all, /\(2, 'it''s', '2021-02-01', '2026-01-01T00:00:00\.000000Z', 'r1', 7\)/);
   assert.match(all, /\(3, NULL, /);
   assert.match(all, /'back\\\\slash'/);
   await assert.rejects(async () => {

@@ -8,66 +8,22 @@
  */
 
 import { z } from "zod";
-import { snakeCase } from "../_shared/naming.ts";
-import { quote } from "../_shared/quote.ts";
+import { type Column, COLUMN_TYPES, type Derived, IDENTIFIER } from "./columns.ts";
+import { ROLE_NAMES, type Roles } from "./roles.ts";
+import {
+  checkColumns,
+  checkDerived,
+  checkSettings,
+  checkWrite,
+  resolveNames,
+} from "./pipeline_checks.ts";
+import { WRITE_MODES, type WriteSpec } from "./write.ts";
 
-/** Column types a contract can declare. */
-export const COLUMN_TYPES = ["string", "int", "float", "bool", "timestamp", "date"] as const;
-
-/** One of {@link COLUMN_TYPES}. */
-export type ColumnType = (typeof COLUMN_TYPES)[number];
-
-/**
- * Identifiers accepted for tables and warehouse columns (validated, then
- * quoted anyway): ASCII letters, digits and `_`, not starting with a digit,
- * at most 63 characters. Header text may be anything: map it with a
- * column's `source`, or derive names with `"normalize_names": "snake_case"`.
- */
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** The identifier rule in words, for messages. */
-export const IDENTIFIER_RULE =
-  "letters, digits and underscores, not starting with a digit, at most 63 characters";
-
-/** Columns the worker adds to every target table. */
-export const SYSTEM_COLUMNS = ["source_month", "loaded_at", "run_id"] as const;
-
-const identifier = z.string().regex(
-  IDENTIFIER,
-  "must match ^[A-Za-z_][A-Za-z0-9_]*$ (letters, digits, underscore; not starting with a digit)",
-).max(63, "must be at most 63 characters");
-
-const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be YYYY-MM, e.g. 2021-01");
-
-/** One declared column of the CSV file. */
-export interface Column {
-  /** Column name in the warehouse (an {@link IDENTIFIER}); also the header text unless `source` says otherwise. */
-  name: string;
-  /** Header text in the file, when it differs from `name` (e.g. `Cost Total $`). Default: `name`. */
-  source?: string | undefined;
-  /** strftime format of a `timestamp` or `date` column (e.g. `%d/%m/%Y %H:%M`). Default: ISO 8601 / RFC 3339. */
-  format?: string | undefined;
-  /** IANA zone naive timestamps are in (e.g. `Europe/Paris`). Default: UTC. */
-  timezone?: string | undefined;
-  /** Value type; values that do not parse are quarantined. */
-  type: ColumnType;
-  /** Whether an empty value is allowed. Default false. */
-  nullable: boolean;
-  /** Longest allowed value, in characters (strings). Redshift VARCHAR gets 4 bytes per character. */
-  max_length?: number | undefined;
-  /** Allowed values (strings); anything else is quarantined. */
-  values?: string[] | undefined;
-}
-
-/** A column computed by the worker from another column. */
-export interface Derived {
-  /** Name of the new column. */
-  name: string;
-  /** `email_domain`: the part after the last `@`, lower-cased (the company behind an address). */
-  kind: "email_domain";
-  /** Source column (a declared string column). */
-  from: string;
-}
+export * from "./columns.ts";
+export * from "./roles.ts";
+export * from "./output.ts";
+export * from "./write.ts";
+export * from "./pipeline_checks.ts";
 
 /** One pipeline: a monthly file, its contract, its predicate, its table. */
 export interface Pipeline {
@@ -126,29 +82,41 @@ export interface Pipeline {
    * by name (see `columnsFor` in `src/insights/columns.ts`).
    */
   roles?: Roles | undefined;
+  /** How each month is written to the table (see {@link WriteSpec}). Default `replace_month`. */
+  write: WriteSpec;
 }
 
-/** Roles a pipeline may map its columns to (see {@link Pipeline.roles}). */
-export const ROLE_NAMES = ["time", "user", "amount", "email", "country", "type"] as const;
+/** zod rule for a table or column name (an {@link IDENTIFIER}). */
+const identifier = z.string().regex(
+  IDENTIFIER,
+  "must match ^[A-Za-z_][A-Za-z0-9_]*$ (letters, digits, underscore; not starting with a digit)",
+).max(63, "must be at most 63 characters");
 
-/**
- * The insights' roles mapped to declared (or derived) columns. Each is
- * optional; a question whose role has no column is not asked.
- */
-export interface Roles {
-  /** When the row happened: a `timestamp` column. */
-  time?: string | undefined;
-  /** Who: a user, account or customer id. */
-  user?: string | undefined;
-  /** Money (or any quantity summed and binned): an `int` or `float` column. */
-  amount?: string | undefined;
-  /** The e-mail address: a string column with an `email_domain` derived column (the company). */
-  email?: string | undefined;
-  /** Where: a two-letter country, or any place label. */
-  country?: string | undefined;
-  /** What kind of row: an event type, a status, a carrier... */
-  type?: string | undefined;
-}
+/** zod rule for a `YYYY-MM` month. */
+const yearMonth = z.string().regex(
+  /^\d{4}-(0[1-9]|1[0-2])$/,
+  "must be YYYY-MM, e.g. 2021-01",
+);
+
+/** zod schema of `"write"`: a mode name, or an object with the mode's settings. */
+const WriteSchema = z.union([
+  z.enum(WRITE_MODES).transform((mode): WriteSpec => ({ mode, snapshot: false })),
+  z.strictObject({
+    /** The mode. */
+    mode: z.enum(WRITE_MODES),
+    /** Key columns. */
+    key: z.array(identifier).min(1).optional(),
+    /** Tombstone marker. */
+    deleted_when: z.strictObject({
+      column: identifier,
+      equals: z.union([z.string(), z.boolean()]),
+    }).optional(),
+    /** Months are full snapshots. */
+    snapshot: z.boolean().default(false),
+    /** Column giving when a version began. */
+    valid_from: identifier.optional(),
+  }),
+]).default({ mode: "replace_month", snapshot: false });
 
 /** A valid IANA time zone (as Intl knows them; Polars uses the same tz database). */
 function isTimeZone(zone: string): boolean {
@@ -205,7 +173,7 @@ const PipelineSchema = z.strictObject({
   /** SQL boolean expression over the declared columns; rows where it is true are loaded. */
   predicate: z.string().min(1),
   /** First month the scheduler catches up from. */
-  start_month: month.optional(),
+  start_month: yearMonth.optional(),
   /** Day of the following month by which the file is due (then `late`). */
   due_by_day: z.number().int().min(1).max(28).optional(),
   /** Declared columns, in file order. */
@@ -228,165 +196,18 @@ const PipelineSchema = z.strictObject({
   month_column: identifier.optional(),
   /** Load a month with a header and no rows. Default false. */
   allow_empty: z.boolean().default(false),
+  /** How months are written (see `WriteSpec`). Default `replace_month`. */
+  write: WriteSchema,
   /** Columns playing the insights' roles (see `Roles`). */
   roles: z.strictObject(Object.fromEntries(ROLE_NAMES.map((r) => [r, identifier.optional()])))
     .optional(),
-}).transform((p, ctx) => {
-  // Warehouse names: as written, or derived from the header text.
-  const columns = p.columns.map((c, i) => {
-    // An explicit `name` beside `source` always wins; otherwise the header text
-    // is the name, snake_cased when the pipeline asks for it.
-    const explicit = c.source !== undefined && c.name !== undefined;
-    const header = c.source ?? c.name ?? "";
-    const name = explicit
-      ? c.name!
-      : p.normalize_names === "snake_case"
-      ? snakeCase(header) ?? ""
-      : c.name ?? "";
-    if (name === "") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, "name"],
-        message: c.source === undefined
-          ? `a column needs a "name" (the header text, or the warehouse name with "source" for the header text)`
-          : `column with "source": ${
-            quote(c.source)
-          } needs a "name" (the warehouse column), e.g. "name": "${
-            snakeCase(c.source) ?? "col"
-          }", or set "normalize_names": "snake_case" on the pipeline`,
-      });
-    } else if (!IDENTIFIER.test(name) || name.length > 63) {
-      const fix = snakeCase(name) ?? "col";
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, "name"],
-        message: `${
-          quote(name)
-        } is not a valid column name (${IDENTIFIER_RULE}); if it is the header text, write "source": ${
-          JSON.stringify(header)
-        }, "name": "${fix.slice(0, 63)}", or set "normalize_names": "snake_case" on the pipeline`,
-      });
-    }
-    const { source: _source, ...rest } = c;
-    return { ...rest, name, ...(header !== name ? { source: header } : {}) } as Column;
+}).transform((p, ctx) => ({ ...p, columns: resolveNames(p, ctx) }))
+  .superRefine((p, ctx) => {
+    const seen = checkColumns(p.columns, ctx);
+    checkDerived(p, seen, ctx);
+    checkSettings(p, ctx);
+    checkWrite(p, ctx);
   });
-  return { ...p, columns };
-}).superRefine((p, ctx) => {
-  const seen = new Set<string>();
-  const headers = new Set<string>();
-  p.columns.forEach((c, i) => {
-    if (c.name === "") return;
-    const header = (c.source ?? c.name).trim();
-    if (headers.has(header)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, "source"],
-        message: `header ${quote(header)} is declared twice`,
-      });
-    }
-    headers.add(header);
-    if ((c.format || c.timezone) && c.type !== "timestamp" && c.type !== "date") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, c.format ? "format" : "timezone"],
-        message:
-          `'${c.name}' is a ${c.type} column; format and timezone apply to timestamp and date columns`,
-      });
-    }
-    if (c.timezone && c.type === "date") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, "timezone"],
-        message: `'${c.name}' is a date column; a date has no time zone (remove "timezone")`,
-      });
-    }
-    const lower = c.name.toLowerCase();
-    if (seen.has(lower)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, "name"],
-        message: `duplicate column '${c.name}'${
-          c.source ? ` (from header ${quote(c.source)}); give one of them another "name"` : ""
-        }`,
-      });
-    }
-    if ((SYSTEM_COLUMNS as readonly string[]).includes(lower)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["columns", i, "name"],
-        message: `'${c.name}' is reserved for a column the worker adds`,
-      });
-    }
-    seen.add(lower);
-  });
-  p.derived.forEach((d, i) => {
-    if (seen.has(d.name.toLowerCase()) || (SYSTEM_COLUMNS as readonly string[]).includes(d.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["derived", i, "name"],
-        message: `'${d.name}' is already a column`,
-      });
-    }
-    const from = p.columns.find((c) => c.name === d.from);
-    if (!from || from.type !== "string") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["derived", i, "from"],
-        message: `'${d.from}' must be a declared string column`,
-      });
-    }
-    seen.add(d.name.toLowerCase());
-  });
-  for (const [role, name] of Object.entries(p.roles ?? {})) {
-    if (name === undefined) continue;
-    const problem = roleProblem(p, role as (typeof ROLE_NAMES)[number], name);
-    if (problem) ctx.addIssue({ code: "custom", path: ["roles", role], message: problem });
-  }
-  if (p.month_column) {
-    const c = p.columns.find((c) => c.name === p.month_column);
-    if (!c || (c.type !== "timestamp" && c.type !== "date")) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["month_column"],
-        message: c
-          ? `'${c.name}' is a ${c.type} column; month_column needs a timestamp or date column`
-          : `'${p.month_column}' is not a declared column`,
-      });
-    }
-  }
-  if (p.sort_key && !p.columns.some((c) => c.name === p.sort_key)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["sort_key"],
-      message: `'${p.sort_key}' is not a declared column`,
-    });
-  }
-});
-
-/** What is wrong with mapping `role` to column `name`, or undefined when nothing is. */
-function roleProblem(
-  p: { columns: Array<{ name: string; type: ColumnType }>; derived: Derived[] },
-  role: (typeof ROLE_NAMES)[number],
-  name: string,
-): string | undefined {
-  const column = p.columns.find((c) => c.name === name);
-  const derived = p.derived.find((d) => d.name === name);
-  if (!column && !derived) return `'${name}' is not a declared or derived column`;
-  const type = column?.type ?? "string";
-  if (role === "time" && type !== "timestamp") {
-    return `'${name}' is a ${type} column; the time role needs a timestamp column`;
-  }
-  if (role === "amount" && type !== "int" && type !== "float") {
-    return `'${name}' is a ${type} column; the amount role needs an int or float column`;
-  }
-  if (role === "email") {
-    if (type !== "string") return `'${name}' is a ${type} column; the email role needs a string`;
-    if (!p.derived.some((d) => d.kind === "email_domain" && d.from === name)) {
-      return `'${name}' has no email_domain derived column; add "derived": [{ "name": "email_domain", "kind": "email_domain", "from": "${name}" }]`;
-    }
-  }
-  return undefined;
-}
 
 const PipelinesFileSchema = z.strictObject({
   /** Optional JSON-schema pointer for editors. */
@@ -443,55 +264,4 @@ export function parsePipelinesFile(json: unknown): ParsedPipelines {
     return p;
   });
   return { pipelines, issues };
-}
-
-/** The column the warehouse sorts on: `sort_key`, else the first timestamp column. */
-export function sortKeyOf(p: Pipeline): string | undefined {
-  return p.sort_key ?? p.columns.find((c) => c.type === "timestamp")?.name;
-}
-
-/** A column of a target table. */
-export interface OutputColumn {
-  /** Column name. */
-  name: string;
-  /** Value type. */
-  type: ColumnType;
-  /** Whether NULL is allowed. */
-  nullable: boolean;
-  /** Longest value in characters, when declared. */
-  maxLength?: number;
-}
-
-/** Output columns of a pipeline, in table order: declared, derived, system. */
-export function outputColumns(
-  p: Pipeline,
-): Array<{ name: string; type: ColumnType; nullable: boolean; maxLength?: number }> {
-  return [
-    ...p.columns.map((c) => ({
-      name: c.name,
-      type: c.type,
-      nullable: c.nullable,
-      ...(c.max_length ? { maxLength: c.max_length } : {}),
-    })),
-    ...p.derived.map((d) => ({ name: d.name, type: "string" as const, nullable: true })),
-    { name: "source_month", type: "date" as const, nullable: false },
-    { name: "loaded_at", type: "timestamp" as const, nullable: false },
-    { name: "run_id", type: "string" as const, nullable: false, maxLength: 64 },
-  ];
-}
-
-/** Object key of a month's file: `{yyyy}/{mm}/events.csv` -> `2021/02/events.csv`. */
-export function keyFor(p: Pipeline, year: number, month: number): string {
-  return p.key.replaceAll("{yyyy}", String(year)).replaceAll(
-    "{mm}",
-    String(month).padStart(2, "0"),
-  );
-}
-
-/** Columns a predicate may read: the declared ones and the derived ones. */
-export function predicateColumns(p: Pipeline): Array<{ name: string; type: ColumnType }> {
-  return [
-    ...p.columns.map((c) => ({ name: c.name, type: c.type })),
-    ...p.derived.map((d) => ({ name: d.name, type: "string" as const })),
-  ];
 }

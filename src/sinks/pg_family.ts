@@ -21,7 +21,15 @@ import {
   setNotification,
   upsertLedger,
 } from "../ledger/statements.ts";
-import { assertTableColumns, createTargetTable, deleteMonth } from "./tables.ts";
+import { addedSystemColumns, assertTableColumns, withUpgrades } from "./tables.ts";
+import {
+  clearForLoad,
+  keepsLog,
+  loadTable,
+  rebuildStatements,
+  writeTablesDdl,
+  writtenTables,
+} from "./write_sql.ts";
 import { LEDGER_TABLE, type LedgerRow, toLedgerRow } from "../ledger/rows.ts";
 import { quoteIdent } from "../_shared/sql.ts";
 import type { Claim, LoadRequest, Warehouse } from "./warehouse.ts";
@@ -63,13 +71,21 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
     await this.session((db) => db.query("SELECT 1"));
   }
 
-  /** Creates the ledger and target table when missing; checks existing columns. */
+  /**
+   * Creates the ledger and the pipeline's tables when missing (the target,
+   * and for `merge`/`history` its log and view); adds system columns a
+   * later version introduced; checks the contract's columns are there.
+   */
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
+    const tables = writtenTables(pipeline);
     await this.session(async (db) => {
       // One catalogue query; DDL only for what is missing (start-up time matters).
+      const names = [LEDGER_TABLE, ...tables.map((t) => t.table)];
       const existing = await db.query(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_name = $1 OR table_name = $2",
-        [LEDGER_TABLE, pipeline.table],
+        `SELECT table_name, column_name FROM information_schema.columns WHERE table_name IN (${
+          names.map((_, i) => `$${i + 1}`).join(", ")
+        })`,
+        names,
       );
       const columnsOf = (table: string) =>
         new Set(
@@ -78,14 +94,17 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
       if (columnsOf(LEDGER_TABLE).size === 0) {
         for (const sql of createLedgerTable("postgres")) await db.query(sql);
       }
-      const have = columnsOf(pipeline.table);
-      if (have.size === 0) {
-        for (const sql of createTargetTable(pipeline, pipeline.table, "postgres")) {
+      if (tables.some((t) => columnsOf(t.table).size === 0)) {
+        for (const sql of writeTablesDdl(pipeline, "postgres")) await db.query(sql);
+      }
+      for (const t of tables) {
+        const have = columnsOf(t.table);
+        if (have.size === 0) continue;
+        for (const sql of addedSystemColumns(t.table, t.columns, have, "postgres")) {
           await db.query(sql);
         }
-        return;
+        assertTableColumns(pipeline, withUpgrades(have), t.table, t.columns);
       }
-      assertTableColumns(pipeline, have);
     });
   }
 
@@ -143,7 +162,10 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
     });
   }
 
-  /** Lock, delete, COPY, check the count, write the ledger: one transaction. */
+  /**
+   * Lock, clear what the load replaces, COPY, check the count, rebuild a
+   * `merge`/`history` table from its log, write the ledger: one transaction.
+   */
   async loadMonth(request: LoadRequest): Promise<number> {
     const { pipeline, month } = request;
     const monthText = formatMonth(month);
@@ -152,17 +174,24 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
         `${pipeline.table}:${monthText}`,
       ]);
       if (lock.rows[0]?.ok !== true) throw new MonthBusyError(pipeline.name, monthText);
-      const del = deleteMonth(pipeline.table, monthText);
-      await tx.query(del.sql, del.params);
+      if (keepsLog(pipeline)) {
+        // The rebuild reads the whole log: loads of other months of this table
+        // wait here, so each rebuild sees every committed month.
+        await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${pipeline.table}:*`]);
+      }
+      const clear = clearForLoad(pipeline, month, request.ledger.run_id);
+      await tx.query(clear.sql, clear.params);
       const columns = outputColumns(pipeline).map((c) => c.name);
-      const loaded = await this.copyIn(tx, pipeline.table, columns, request.processedPath);
+      const target = loadTable(pipeline);
+      const loaded = await this.copyIn(tx, target, columns, request.processedPath);
       if (loaded !== request.expectedRows) {
         throw new RunError(
           "load",
-          `Loaded ${loaded} rows into ${pipeline.table} but ${request.expectedRows} were staged; rolled back`,
+          `Loaded ${loaded} rows into ${target} but ${request.expectedRows} were staged; rolled back`,
           { hint: "run again; if it repeats, the staged file is damaged" },
         );
       }
+      for (const sql of rebuildStatements(pipeline, "postgres")) await tx.query(sql);
       await faultPoint("before_commit");
       // finished_at is the commit's time, so durations include the load itself.
       const ledger = { ...request.ledger, rows_loaded: loaded, finished_at: new Date() };

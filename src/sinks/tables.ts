@@ -6,7 +6,13 @@
  * @module
  */
 
-import { type ColumnType, outputColumns, type Pipeline, sortKeyOf } from "../contract/schema.ts";
+import {
+  type ColumnType,
+  type OutputColumn,
+  outputColumns,
+  type Pipeline,
+  sortKeyOf,
+} from "../contract/schema.ts";
 import { RunError } from "../_shared/errors.ts";
 import { type Dialect, quoteIdent, type Statement } from "../_shared/sql.ts";
 
@@ -30,9 +36,17 @@ export function sqlType(type: ColumnType, dialect: Dialect, maxLength?: number):
   }
 }
 
-/** `CREATE TABLE IF NOT EXISTS` for a pipeline's target table (and its month index on PostgreSQL). */
-export function createTargetTable(pipeline: Pipeline, table: string, dialect: Dialect): string[] {
-  const cols = outputColumns(pipeline).map((c) =>
+/**
+ * `CREATE TABLE IF NOT EXISTS` for a pipeline's target table (and its month
+ * index on PostgreSQL); `columns` default to the pipeline's output columns.
+ */
+export function createTargetTable(
+  pipeline: Pipeline,
+  table: string,
+  dialect: Dialect,
+  columns: ReadonlyArray<OutputColumn> = outputColumns(pipeline),
+): string[] {
+  const cols = columns.map((c) =>
     `${quoteIdent(c.name)} ${sqlType(c.type, dialect, c.maxLength)}${c.nullable ? "" : " NOT NULL"}`
   );
   const sortKey = sortKeyOf(pipeline);
@@ -76,17 +90,56 @@ export function tableColumns(table: string): Statement {
  *
  * @throws {RunError} step `load`, with the ALTER TABLE hint
  */
-export function assertTableColumns(pipeline: Pipeline, have: ReadonlySet<string>): void {
-  const missing = outputColumns(pipeline).map((c) => c.name).filter((c) =>
-    !have.has(c.toLowerCase()) && !have.has(c)
-  );
+export function assertTableColumns(
+  pipeline: Pipeline,
+  have: ReadonlySet<string>,
+  table: string = pipeline.table,
+  columns: ReadonlyArray<OutputColumn> = outputColumns(pipeline),
+): void {
+  const missing = missingColumns(columns, have).map((c) => c.name);
   if (missing.length === 0) return;
   throw new RunError(
     "load",
-    `Table ${pipeline.table} exists but lacks the contract's column(s) ${missing.join(", ")}`,
+    `Table ${table} exists but lacks the contract's column(s) ${missing.join(", ")}`,
     {
       hint:
-        `add them (ALTER TABLE ${pipeline.table} ADD COLUMN ...) or point TABLE_NAME/table at a new table`,
+        `add them (ALTER TABLE ${table} ADD COLUMN ...) or point TABLE_NAME/table at a new table`,
     },
   );
+}
+
+/** The columns of `columns` that `have` (catalogue names) lacks. */
+function missingColumns(
+  columns: ReadonlyArray<OutputColumn>,
+  have: ReadonlySet<string>,
+): OutputColumn[] {
+  return columns.filter((c) => !have.has(c.name.toLowerCase()) && !have.has(c.name));
+}
+
+/**
+ * Columns the worker added in a later version (nullable system columns such
+ * as `source_line`) that an existing table lacks: `ALTER TABLE ... ADD
+ * COLUMN` for each, so an upgrade needs no hand migration. Rows loaded before
+ * keep NULL there. One column per statement (Redshift's ALTER TABLE takes one).
+ */
+export function addedSystemColumns(
+  table: string,
+  columns: ReadonlyArray<OutputColumn>,
+  have: ReadonlySet<string>,
+  dialect: Dialect,
+): string[] {
+  if (have.size === 0) return [];
+  return missingColumns(columns.filter((c) => UPGRADABLE.has(c.name)), have).map((c) =>
+    `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${quoteIdent(c.name)} ${
+      sqlType(c.type, dialect, c.maxLength)
+    }`
+  );
+}
+
+/** System columns added after tables existed in the field; nullable, so they can be added. */
+const UPGRADABLE = new Set(["source_line"]);
+
+/** A table's catalogue names once {@link addedSystemColumns} has run. */
+export function withUpgrades(have: ReadonlySet<string>): Set<string> {
+  return new Set([...have, ...UPGRADABLE]);
 }

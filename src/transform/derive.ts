@@ -8,7 +8,7 @@
 
 import pl from "nodejs-polars";
 import type { Expr, LazyFrame } from "../_shared/polars.ts";
-import { withSqlColumns } from "./contract_check.ts";
+import { LINE, withSqlColumns } from "./contract_check.ts";
 import type { Derived } from "../contract/schema.ts";
 import { type Month, monthStart } from "../contract/month.ts";
 
@@ -44,12 +44,16 @@ export interface RunStamp {
   runId: string;
 }
 
-/** Adds `source_month`, `loaded_at` and `run_id`. */
+/**
+ * Adds `source_month`, `loaded_at`, `run_id` and `source_line` (lineage:
+ * the row's line in its file, header = line 1, from the checks' `_line`; a quoted field with a line break makes it the record's number + 1).
+ */
 export function addSystemColumns(lf: LazyFrame, stamp: RunStamp): LazyFrame {
   const first = monthStart(stamp.month).toISOString().slice(0, 10);
   return lf.withColumns(
     pl.lit(first).cast(pl.Date).alias("source_month"),
     pl.lit(stamp.loadedAt).cast(pl.Datetime("us", "UTC")).alias("loaded_at"),
     pl.lit(stamp.runId).alias("run_id"),
+    pl.col(LINE).cast(pl.Int64).alias("source_line"),
   );
 }

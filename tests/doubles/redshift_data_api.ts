@@ -1711,7 +1711,51 @@ const REFUSED_SYNTAX: ReadonlyArray<{ pattern: RegExp; message: string }> = [
 
 /** Redshift's refusal of a masked statement, or undefined when Redshift would accept its syntax. */
 export function redshiftRefusal(masked: string): string | undefined {
-  return REFUSED_SYNTAX.find((r) => r.pattern.test(masked))?.message;
+  return REFUSED_SYNTAX.find((r) => r.pattern.test(masked))?.message ?? windowRefusal(masked);
+}
+
+/** The text between the parenthesis at `open` and its match (exclusive), and the index after. */
+function parenthesised(text: string, open: number): { inner: string; end: number } | undefined {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")" && --depth === 0) {
+      return { inner: text.slice(open + 1, i), end: i + 1 };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Window functions the worker's write modes use, as Redshift defines them.
+ * AWS, Database Developer Guide, "LAG window function" and "LEAD window
+ * function": `OVER ( [ PARTITION BY ... ] ORDER BY window_ordering )`, the
+ * ORDER BY is required and "the OVER clause cannot contain a window frame
+ * specification"; "ROW_NUMBER window function": `OVER ( [ PARTITION BY ... ]
+ * [ ORDER BY ... ] )`, no frame either. PostgreSQL accepts both omissions.
+ * Also "Window functions": Redshift has no `WINDOW` clause, so every OVER
+ * spells its window out (an `OVER name` is refused).
+ */
+function windowRefusal(masked: string): string | undefined {
+  const call = /\b(LAG|LEAD|ROW_NUMBER)\s*\(/gi;
+  for (let m = call.exec(masked); m; m = call.exec(masked)) {
+    const fn = m[1]!.toUpperCase();
+    const args = parenthesised(masked, m.index + m[0].length - 1);
+    if (!args) return undefined;
+    const over = /^\s*(?:(?:IGNORE|RESPECT)\s+NULLS\s*)?OVER\s*(\(|[A-Za-z_])/i.exec(
+      masked.slice(args.end),
+    );
+    if (!over) return `${fn} requires an OVER clause`;
+    if (over[1] !== "(") return `syntax error at or near "OVER": a named window is not supported`;
+    const window = parenthesised(masked, args.end + over[0].length - 1)!.inner;
+    if (fn !== "ROW_NUMBER" && !/\bORDER\s+BY\b/i.test(window)) {
+      return `window function ${fn} requires an ORDER BY clause`;
+    }
+    if (/\b(ROWS|RANGE)\s+(BETWEEN|UNBOUNDED|CURRENT|\d)/i.test(window)) {
+      return `a frame clause is not supported for window function ${fn}`;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -205,11 +205,25 @@ Deno.test("redshift SQL rules: PostgreSQL-only syntax refused, constraints infor
     "SELECT string_agg(a, ',') FROM t",
     "TRUNCATE t",
     "COPY t FROM STDIN",
+    // "LAG/LEAD window function": ORDER BY required, no frame; no WINDOW clause.
+    "SELECT LAG(a) OVER (PARTITION BY b) FROM t",
+    "SELECT LEAD(a, 1) OVER () FROM t",
+    "SELECT LAG(a) OVER (ORDER BY b ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t",
+    "SELECT ROW_NUMBER() OVER (ORDER BY b ROWS UNBOUNDED PRECEDING) FROM t",
+    "SELECT LAG(a) OVER w FROM t WINDOW w AS (ORDER BY b)",
   ];
   for (const sql of refused) {
     assert.ok(redshiftRefusal(maskSql(sql).text), `refused: ${sql}`);
   }
-  for (const sql of ["LOCK etl_runs", "LOCK TABLE a, b", "SELECT 'ON CONFLICT RETURNING'"]) {
+  for (
+    const sql of [
+      "LOCK etl_runs",
+      "LOCK TABLE a, b",
+      "SELECT 'ON CONFLICT RETURNING'",
+      "SELECT LAG(COALESCE(a, 0)) OVER (PARTITION BY b ORDER BY c) FROM t",
+      "SELECT ROW_NUMBER() OVER (PARTITION BY b) FROM t",
+    ]
+  ) {
     assert.equal(redshiftRefusal(maskSql(sql).text), undefined, `accepted: ${sql}`);
   }
   const ddl = maskSql(

@@ -24,6 +24,7 @@ export function samplePipeline(overrides: Partial<Pipeline> = {}): ResolvedPipel
     extra_columns: "ignore",
     delimiter: ",",
     max_rejected_share: 0.1,
+    write: { mode: "replace_month", snapshot: false },
     ...overrides,
   };
   return { ...p, compiled: compilePredicate(p.predicate, predicateColumns(p)) };

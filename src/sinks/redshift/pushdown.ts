@@ -105,7 +105,7 @@ export async function stageInRedshift(
       commit: async (ledger) => {
         await ctx.batch(
           replaceMonth({
-            table: pipeline.table,
+            pipeline,
             month: request.month,
             columns: outputColumns(pipeline).map((c) => quoteIdent(c.name)).join(", "),
             rows: `(${matchingRows(checked, pipeline, stamp)}) AS m`,

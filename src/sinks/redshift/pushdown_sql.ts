@@ -221,6 +221,8 @@ export function matchingRows(
     } AS DATE) AS "source_month"`,
     `CAST(${literal(stamp.loadedAt.toISOString(), "redshift")} AS TIMESTAMPTZ) AS "loaded_at"`,
     `CAST(${literal(stamp.runId, "redshift")} AS VARCHAR(64)) AS "run_id"`,
+    // Redshift's COPY gives no line per loaded row: lineage stops at the run (its file's ETag).
+    `CAST(NULL AS BIGINT) AS "source_line"`,
   ];
   return `SELECT * FROM (SELECT ${base.join(", ")} FROM ${
     quoteIdent(checked)

@@ -1,15 +1,16 @@
 /**
  * The statements that end every Redshift load, in ONE batch (one
- * transaction): guards, lock, delete the month, insert from staging, write
- * the ledger. Shared by the copy, insert and pushdown strategies.
+ * transaction): guards, lock, clear what the load replaces (the month, or
+ * for `append` the month's earlier runs), insert from staging, rebuild a
+ * `merge`/`history` table from its log, write the ledger. Shared by the copy, insert and pushdown strategies.
  *
  * @module
  */
 
-import { outputColumns } from "../../contract/schema.ts";
+import { outputColumns, type Pipeline } from "../../contract/schema.ts";
 import type { LoadRequest } from "../warehouse.ts";
-import { formatMonth, type Month } from "../../contract/month.ts";
-import { deleteMonth } from "../tables.ts";
+import type { Month } from "../../contract/month.ts";
+import { clearForLoad, loadTable, rebuildStatements } from "../write_sql.ts";
 import { inline, literal, quoteIdent } from "../../_shared/sql.ts";
 import { LEDGER_TABLE, type LedgerRow } from "../../ledger/rows.ts";
 import { upsertLedger } from "../../ledger/statements.ts";
@@ -35,8 +36,8 @@ function guard(condition: string, from: string, message: string): BatchStatement
 
 /** What {@link replaceMonth} needs. */
 export interface ReplaceMonth {
-  /** Target table. */
-  table: string;
+  /** The pipeline (its table and write mode). */
+  pipeline: Pipeline;
   /** The month. */
   month: Month;
   /** Quoted target column list, e.g. `"a", "b"`. */
@@ -57,7 +58,8 @@ export interface ReplaceMonth {
  */
 export function replaceMonth(r: ReplaceMonth): BatchStatement[] {
   const n = Math.floor(r.expectedRows);
-  const table = quoteIdent(r.table);
+  const p = r.pipeline;
+  const clear = clearForLoad(p, r.month, r.ledger.run_id);
   return [
     guard(
       `count(*) = ${n}`,
@@ -71,9 +73,15 @@ export function replaceMonth(r: ReplaceMonth): BatchStatement[] {
       } AND status = 'running'`,
       "this run lost its claim on the month (its heartbeat went stale and another run took over)",
     ),
-    { sql: `LOCK ${table}` },
-    { sql: inline(deleteMonth(r.table, formatMonth(r.month)), "redshift") },
-    { sql: `INSERT INTO ${table} (${r.columns}) SELECT ${r.columns} FROM ${r.rows}` },
+    // LOCK serialises loads of the table (a rebuild reads its whole log).
+    { sql: `LOCK ${[...new Set([p.table, loadTable(p)])].map(quoteIdent).join(", ")}` },
+    { sql: inline(clear, "redshift") },
+    {
+      sql: `INSERT INTO ${
+        quoteIdent(loadTable(p))
+      } (${r.columns}) SELECT ${r.columns} FROM ${r.rows}`,
+    },
+    ...rebuildStatements(p, "redshift").map((sql) => ({ sql })),
     ...upsertLedger({ ...r.ledger, rows_loaded: n }).map((st) => ({
       sql: inline(st, "redshift"),
     })),
@@ -90,7 +98,7 @@ export function replaceMonth(r: ReplaceMonth): BatchStatement[] {
 /** The replacement from a staging table holding exactly the processed file's rows. */
 export function replaceFromStage(stage: string, request: LoadRequest): BatchStatement[] {
   return replaceMonth({
-    table: request.pipeline.table,
+    pipeline: request.pipeline,
     month: request.month,
     columns: outputColumns(request.pipeline).map((c) => quoteIdent(c.name)).join(", "),
     rows: quoteIdent(stage),

@@ -27,7 +27,8 @@ import { retry } from "../../_shared/retry.ts";
 import { count } from "../../_shared/counters.ts";
 import { faultPoint } from "../../_shared/fault_points.ts";
 import * as ledgerSql from "../../ledger/statements.ts";
-import { assertTableColumns, createTargetTable, tableColumns } from "../tables.ts";
+import { addedSystemColumns, assertTableColumns, tableColumns, withUpgrades } from "../tables.ts";
+import { writeTablesDdl, writtenTables } from "../write_sql.ts";
 import { inline, literal, quoteIdent, type Statement } from "../../_shared/sql.ts";
 import { type LedgerRow, toLedgerRow } from "../../ledger/rows.ts";
 import type {
@@ -156,18 +157,21 @@ export class RedshiftWarehouse implements Warehouse {
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
     await this.run(async () => {
       for (const sql of ledgerSql.createLedgerTable("redshift")) await this.data.execute(sql);
-      for (const sql of createTargetTable(pipeline, pipeline.table, "redshift")) {
-        await this.data.execute(sql);
-      }
+      for (const sql of writeTablesDdl(pipeline, "redshift")) await this.data.execute(sql);
     }, "create table");
-    const have = new Set(
-      (await this.run(
-        () => this.data.query(this.sql(tableColumns(pipeline.table))),
-        "describe table",
-      ))
-        .map((r) => String(r.column_name)),
-    );
-    assertTableColumns(pipeline, have);
+    for (const t of writtenTables(pipeline)) {
+      const have = new Set(
+        (await this.run(
+          () => this.data.query(this.sql(tableColumns(t.table))),
+          "describe table",
+        ))
+          .map((r) => String(r.column_name)),
+      );
+      for (const sql of addedSystemColumns(t.table, t.columns, have, "redshift")) {
+        await this.run(() => this.data.execute(sql), "add column");
+      }
+      assertTableColumns(pipeline, withUpgrades(have), t.table, t.columns);
+    }
   }
 
   /** Latest succeeded ledger row. */

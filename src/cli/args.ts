@@ -64,6 +64,65 @@ export function parseFlags<T extends FlagOptions>(
   return parsed.values as FlagValues<T>;
 }
 
+/** Options every command takes (each command's own options extend these). */
+export interface CommandOptions {
+  /** Where output goes. Default: stdout. */
+  print?: (line: string) => void;
+  /** Clock, for refusing future months. Default: the system clock. */
+  now?: () => Date;
+}
+
+/** The `--help` flag every command takes (`-h` too, see {@link parseFlags}). */
+export type HelpFlag = { help: { type: "boolean" } };
+
+/** What {@link parseCommand} needs besides the arguments. */
+export interface CommandSpec<T extends FlagOptions> {
+  /** The command's own flags (`--help` is added). */
+  flags: T;
+  /** Text printed for `--help`. */
+  help: string;
+  /** Where output goes. Default: stdout. */
+  print?: ((line: string) => void) | undefined;
+}
+
+/** A command's parsed flags and where its output goes. */
+export interface ParsedCommand<T extends FlagOptions> {
+  /** Flag values, `--help` included. */
+  flags: FlagValues<T & HelpFlag>;
+  /** Where output goes (the caller's `print`, or stdout). */
+  print: (line: string) => void;
+}
+
+/**
+ * The start every command shares: parses `args` against `spec.flags` plus
+ * `--help` (errors as in {@link parseFlags}) and answers `--help` by printing
+ * `spec.help`.
+ *
+ * @returns undefined when the help was printed (the command then exits 0)
+ * @throws {UsageError} for unknown flags, missing values and repeated flags
+ */
+export function parseCommand<T extends FlagOptions>(
+  command: string,
+  args: string[],
+  spec: CommandSpec<T>,
+): ParsedCommand<T> | undefined {
+  const declared = { ...spec.flags, help: { type: "boolean" } } as T & HelpFlag;
+  const flags = parseFlags(command, args, declared);
+  const print = spec.print ?? ((line: string) => console.log(line));
+  if ((flags as { help?: boolean }).help) {
+    print(spec.help);
+    return undefined;
+  }
+  return { flags, print };
+}
+
+/** The month flags {@link monthsFromFlags} reads: `--month`, or `--from` with `--to`. */
+export const MONTH_FLAGS = {
+  month: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+} as const satisfies FlagOptions;
+
 /**
  * The `--format` value, one of `allowed`.
  *

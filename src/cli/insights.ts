@@ -13,31 +13,31 @@
  */
 
 import { openSource, openWarehouse } from "../adapters.ts";
-import { type Config, loadConfig, type ResolvedPipeline, selectPipelines } from "../config/load.ts";
+import { type Config, loadConfig, type ResolvedPipeline } from "../config/load.ts";
 import { RunError, UsageError } from "../_shared/errors.ts";
-import { assertNotFuture, formatMonth, type Month, parseMonth } from "../contract/month.ts";
-import { count } from "../notify/report.ts";
-import {
-  columnsFor,
-  type InsightColumns,
-  ROLE_INFO,
-  type Unanswered,
-  unanswered,
-} from "../insights/columns.ts";
+import { formatMonth, type Month } from "../contract/month.ts";
+import type { InsightColumns } from "../insights/columns.ts";
 import { loadFreeMailDomains } from "../insights/free_mail.ts";
-import { answerFile, FILE_QUESTIONS, type RowSelection } from "../insights/file.ts";
-import {
-  answerable,
-  type Answers,
-  QUESTION_INFO,
-  QUESTION_NAMES,
-  QUESTION_NEEDS,
-  type QuestionName,
-} from "../insights/questions.ts";
+import { answerFile } from "../insights/file.ts";
+import { type Answers, QUESTION_NAMES, type QuestionName } from "../insights/questions.ts";
 import { answerWarehouse, loadedMonths } from "../insights/warehouse.ts";
-import { formatFlag, parseFlags } from "./args.ts";
+import { type CommandOptions, parseCommand } from "./args.ts";
 import { bootstrap } from "./bootstrap.ts";
-import { formatCsv, formatTable } from "../_shared/table.ts";
+import {
+  chooseQuestions,
+  INSIGHTS_FLAGS,
+  insightsPipeline,
+  insightsRequest,
+} from "./_insights_request.ts";
+import { type InsightsReport, renderCsv, renderTables } from "./_insights_report.ts";
+
+export {
+  type InsightsReport,
+  renderCsv,
+  renderTables,
+  renderUnanswered,
+  TABLE_ROWS,
+} from "./_insights_report.ts";
 
 function wrap(text: string, width: number, indent: string): string {
   const lines: string[] = [];
@@ -73,154 +73,10 @@ ${wrap(QUESTION_NAMES.join(", "), 72, " ".repeat(24))}
   --help                this text
 `;
 
-/** Most rows a table shows; JSON and CSV print every row. */
-export const TABLE_ROWS = 40;
-
-/** What `--format json` prints. */
-export interface InsightsReport {
-  /** Pipeline name. */
-  pipeline: string;
-  /** `file` or `warehouse`. */
-  source: "file" | "warehouse";
-  /** Where the answers come from: the file's address or the warehouse's description. */
-  from: string;
-  /** The month asked about (`YYYY-MM`), if one. */
-  month: string | null;
-  /** First month included (`YYYY-MM`) with --since. */
-  since: string | null;
-  /** File only: which rows the answers describe. */
-  rows: RowSelection | null;
-  /** Seconds it took. */
-  seconds: number;
-  /** The answers, by question. */
-  answers: Partial<Answers>;
-  /**
-   * Questions not asked because the pipeline has no column for a role they
-   * read (map one under `"roles"` in the pipelines file), each with the roles it lacks.
-   */
-  unanswered: Unanswered[];
-  /** Pipelines file where roles are mapped (named in the table output's advice). */
-  pipelinesFile: string;
-}
-
-/** Lines saying which questions were not asked and which columns they need. */
-export function renderUnanswered(
-  report: Pick<InsightsReport, "unanswered" | "pipelinesFile">,
-): string[] {
-  if (report.unanswered.length === 0) return [];
-  const width = Math.max(...report.unanswered.map((u) => u.question.length));
-  const lines = [
-    "",
-    `Not asked: this pipeline has no column for some roles (map columns to them under "roles" in ${report.pipelinesFile}):`,
-  ];
-  for (const u of report.unanswered) {
-    lines.push(
-      `  ${u.question.padEnd(width)}  needs ${
-        u.missing.map((r) => `${ROLE_INFO[r].key}: ${ROLE_INFO[r].describe}`).join("; ")
-      }`,
-    );
-  }
-  return lines;
-}
-
 /** Options of {@link insightsCommand}. */
-export interface InsightsCommandOptions {
+export interface InsightsCommandOptions extends CommandOptions {
   /** Configuration; default: read from the environment. */
   config?: Config;
-  /** Where output goes. Default: stdout. */
-  print?: (line: string) => void;
-  /** Clock (for refusing future months). */
-  now?: () => Date;
-}
-
-function positive(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value.replaceAll("_", ""));
-  if (!Number.isFinite(n) || n <= 0 || (flag === "--top" && !Number.isSafeInteger(n))) {
-    throw new UsageError(
-      `Cannot use ${flag} '${value}': expected a ${flag === "--top" ? "whole " : ""}number > 0`,
-      { hint: `e.g. ${flag} ${fallback}` },
-    );
-  }
-  return n;
-}
-
-function questionsFrom(value: string | undefined): QuestionName[] | undefined {
-  if (value === undefined) return undefined;
-  const names = value.split(",").map((s) => s.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !(QUESTION_NAMES as readonly string[]).includes(n));
-  if (unknown.length > 0 || names.length === 0) {
-    throw new UsageError(
-      `Cannot use --question '${value}': ${
-        unknown.length ? `unknown question ${unknown.map((u) => `'${u}'`).join(", ")}` : "empty"
-      }`,
-      { hint: `use one or more of: ${QUESTION_NAMES.join(", ")}` },
-    );
-  }
-  return names as QuestionName[];
-}
-
-/** Values as a person reads them in a table: ids and years without separators, shares in %. */
-function forDisplay(name: QuestionName, rows: readonly object[]): object[] {
-  return rows.map((row) => {
-    const r = { ...row } as Record<string, unknown>;
-    for (const key of ["year", "user_id"]) if (typeof r[key] === "number") r[key] = String(r[key]);
-    if (typeof r.kept_share === "number") r.kept_share = `${(r.kept_share * 100).toFixed(2)} %`;
-    if (typeof r.change_pct === "number") {
-      r.change_pct = `${r.change_pct > 0 ? "+" : ""}${r.change_pct.toFixed(1)} %`;
-    }
-    if (name === "amount_stats" && r.stat === "count" && typeof r.value === "number") {
-      r.value = Math.round(r.value);
-    }
-    return r;
-  });
-}
-
-/** Renders a report as aligned tables, one per question. */
-export function renderTables(report: InsightsReport): string {
-  const scope = report.source === "file"
-    ? `${report.month} from ${report.from}`
-    : `${
-      report.month ?? (report.since ? `since ${report.since}` : "all loaded months")
-    } from ${report.from}`;
-  const kept = report.answers.kept_share?.[0];
-  const lines = [`${report.pipeline} ${scope} (${report.seconds.toFixed(1)} s)`];
-  if (report.source === "file" && kept) {
-    lines.push(
-      `${count(kept.rows_read)} rows read, ${count(kept.rows_rejected)} rejected by the contract, ${
-        count(kept.rows_kept)
-      } kept by the predicate; answers cover ${
-        report.rows === "kept"
-          ? "the kept rows"
-          : `the ${count(kept.rows_read - kept.rows_rejected)} valid rows`
-      }`,
-    );
-  }
-  lines.push(...renderUnanswered(report));
-  for (const [name, rows] of Object.entries(report.answers) as Array<[QuestionName, object[]]>) {
-    const info = QUESTION_INFO[name];
-    lines.push("", info.title);
-    const shown = forDisplay(name, rows.slice(0, TABLE_ROWS));
-    lines.push(rows.length === 0 ? "(no rows)" : formatTable(shown, [...info.fields]));
-    if (rows.length > TABLE_ROWS) {
-      lines.push(
-        `... ${count(rows.length - TABLE_ROWS)} more rows (--format csv or json prints them all)`,
-      );
-    }
-  }
-  return lines.join("\n");
-}
-
-/** Renders the answers as CSV: plain for one question, `# name` sections for several. */
-export function renderCsv(answers: Partial<Answers>): string {
-  const entries = Object.entries(answers) as Array<[QuestionName, object[]]>;
-  if (entries.length === 1) {
-    const [name, rows] = entries[0]!;
-    return formatCsv(rows, [...QUESTION_INFO[name].fields]);
-  }
-  return entries.map(([name, rows]) =>
-    `# ${name}\n${formatCsv(rows, [...QUESTION_INFO[name].fields])}\n`
-  ).join("\n");
 }
 
 /** Runs `insights`; returns the exit code. */
@@ -228,114 +84,38 @@ export async function insightsCommand(
   args: string[],
   options: InsightsCommandOptions = {},
 ): Promise<number> {
-  const flags = parseFlags("insights", args, {
-    month: { type: "string" },
-    pipeline: { type: "string" },
-    "from-file": { type: "boolean" },
-    warehouse: { type: "boolean" },
-    since: { type: "string" },
-    kept: { type: "boolean" },
-    question: { type: "string" },
-    top: { type: "string" },
-    "bin-width": { type: "string" },
-    format: { type: "string", default: "table" },
-    help: { type: "boolean" },
+  const parsed = parseCommand("insights", args, {
+    flags: INSIGHTS_FLAGS,
+    help: INSIGHTS_HELP,
+    print: options.print,
   });
-  const print = options.print ?? ((line: string) => console.log(line));
-  if (flags.help) {
-    print(INSIGHTS_HELP);
-    return 0;
-  }
-  const format = formatFlag(flags.format, ["table", "json", "csv"]);
-  if (flags["from-file"] && (flags.warehouse || flags.since !== undefined)) {
-    throw new UsageError("Cannot use --from-file with --warehouse or --since", {
-      hint: "--since and --warehouse ask the warehouse; --from-file reads one month's file",
-    });
-  }
-  const useWarehouse = !!flags.warehouse || flags.since !== undefined;
-  if (useWarehouse && flags.kept) {
-    throw new UsageError("Cannot use --kept with the warehouse", {
-      hint: "the warehouse only holds the kept rows already; drop --kept",
-    });
-  }
-  if (flags.month !== undefined && flags.since !== undefined) {
-    throw new UsageError("Cannot use --month together with --since", {
-      hint: "give --month for one month, or --since for every month from that one on",
-    });
-  }
-  const now = (options.now ?? (() => new Date()))();
-  const month = flags.month === undefined ? undefined : parseMonth(flags.month, "--month");
-  if (month) assertNotFuture(month, now, "--month");
-  const since = flags.since === undefined ? undefined : parseMonth(flags.since, "--since");
-  if (!useWarehouse && !month) {
-    throw new UsageError("Missing --month", {
-      hint:
-        "give the month whose file to read, e.g. --month 2021-02 (or --warehouse for loaded months)",
-    });
-  }
-  const top = positive(flags.top, "--top", 10);
-  const binWidth = positive(flags["bin-width"], "--bin-width", 100);
-  const asked = questionsFrom(flags.question);
+  if (!parsed) return 0;
+  const { flags, print } = parsed;
+  const request = insightsRequest(flags, options.now ?? (() => new Date()));
+  const { format, useWarehouse, month, since, top, binWidth } = request;
 
   const config = options.config ?? await loadConfig();
   await bootstrap(config);
-  let pipeline: ResolvedPipeline | undefined;
-  try {
-    [pipeline] = selectPipelines(config, flags.pipeline ?? config.pipelines[0]?.name);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    throw new UsageError(error.message, {
-      hint: `use one of the declared names, or omit --pipeline for '${config.pipelines[0]?.name}'`,
-    });
-  }
-  const { columns, missing } = columnsFor(pipeline!);
-  const possible = answerable(missing).filter((q) => useWarehouse || FILE_QUESTIONS.includes(q));
-  const refused = (asked ?? []).filter((q) => !possible.includes(q));
-  if (refused.length > 0) {
-    const lacking = [
-      ...new Set(refused.flatMap((q) => QUESTION_NEEDS[q].filter((r) => missing.includes(r)))),
-    ];
-    throw new UsageError(
-      `Cannot answer ${refused.map((q) => `'${q}'`).join(", ")} ${
-        useWarehouse ? "from the warehouse" : "from one month's file"
-      } for pipeline '${pipeline!.name}'`,
-      {
-        hint: refused.includes("month_over_month") && !useWarehouse
-          ? "month_over_month compares loaded months: add --warehouse"
-          : `this pipeline has no column for: ${
-            lacking.map((r) => ROLE_INFO[r].key).join(", ") || "-"
-          }; map one under "roles" in ${config.pipelinesFile}, e.g. "roles": { "${
-            ROLE_INFO[lacking[0] ?? "user"].key
-          }": "<column>" }`,
-      },
-    );
-  }
-  const questions = asked ?? possible;
-  // Said, not silently dropped: what a full run would have asked and which columns it lacks.
-  const inScope = QUESTION_NAMES.filter((q) => useWarehouse || FILE_QUESTIONS.includes(q))
-    .filter((q) => !asked || asked.includes(q));
-  const notAsked = unanswered(
-    Object.fromEntries(inScope.map((q) => [q, QUESTION_NEEDS[q]])),
-    missing,
-  );
+  const pipeline = insightsPipeline(config, flags.pipeline);
+  const { columns, questions, notAsked } = chooseQuestions(pipeline, request, config.pipelinesFile);
   const freeMailDomains = await loadFreeMailDomains(config);
   const started = performance.now();
   const report: Omit<InsightsReport, "answers" | "seconds" | "from"> = {
-    pipeline: pipeline!.name,
+    pipeline: pipeline.name,
     unanswered: notAsked,
     pipelinesFile: config.pipelinesFile,
     source: useWarehouse ? "warehouse" : "file",
     month: month ? formatMonth(month) : null,
     since: since ? formatMonth(since) : null,
-    rows: useWarehouse ? null : flags.kept ? "kept" : "valid",
+    rows: useWarehouse ? null : request.kept ? "kept" : "valid",
   };
   const asking: Asking = {
     config,
-    pipeline: pipeline!,
+    pipeline,
     month,
     since,
     options: { columns, freeMailDomains, top, binWidth, questions },
-    kept: !!flags.kept,
+    kept: request.kept,
   };
   const { answers, from } = useWarehouse ? await askWarehouse(asking) : await askFile(asking);
   const full: InsightsReport = {

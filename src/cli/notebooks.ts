@@ -31,8 +31,35 @@
 import { basename, join, resolve } from "node:path";
 import { loadConfig, selectPipelines } from "../config/load.ts";
 import { UsageError } from "../_shared/errors.ts";
-import { formatMonth, type Month } from "../contract/month.ts";
-import { monthsFromFlags, parseFlags } from "./args.ts";
+import type { Month } from "../contract/month.ts";
+import { type CommandOptions, MONTH_FLAGS, monthsFromFlags, parseCommand } from "./args.ts";
+import {
+  cellError,
+  denoDir,
+  executeNotebook,
+  type ExecuteOptions,
+  exportHtml,
+  hasNbconvert,
+  installKernel,
+  shownCharts,
+  svgsIn,
+} from "./_nbconvert.ts";
+import {
+  listNotebooks,
+  NOTEBOOK_DIR,
+  type NotebookRun,
+  notebookScope,
+  planRuns,
+} from "./_notebook_plan.ts";
+
+export { cellError, hasNbconvert } from "./_nbconvert.ts";
+export {
+  listNotebooks,
+  type NotebookRun,
+  type NotebookScope,
+  notebookScope,
+  planRuns,
+} from "./_notebook_plan.ts";
 
 /** Help text of `notebooks`. */
 export const NOTEBOOKS_HELP =
@@ -55,9 +82,6 @@ The notebooks read the configured warehouse (PGLITE_DIR, DATABASE_URL or REDSHIF
 when the warehouse holds none of the months asked for, the history notebook loads them first
 (the sample months 2021-01 and 2021-02 by default) and says so.
 `;
-
-/** Folder of the notebooks, relative to the repository. */
-const NOTEBOOK_DIR = new URL("../../notebooks/", import.meta.url);
 
 /** Outcome of one run of one notebook. */
 export interface NotebookResult {
@@ -88,72 +112,6 @@ export interface NotebookResult {
   error?: string;
 }
 
-/** How a notebook is parameterised (its metadata `events_worker.scope`). */
-export type NotebookScope = "month" | "range" | "none";
-
-/** One planned run: a notebook and the parameters it gets. */
-export interface NotebookRun {
-  /** Notebook name. */
-  name: string;
-  /** Run name (see {@link NotebookResult.run}). */
-  run: string;
-  /** `NOTEBOOK_*` variables. */
-  parameters: Record<string, string>;
-}
-
-/**
- * The runs of notebook `name` (of `scope`) for `months` (oldest first; empty:
- * the notebook's defaults) and `pipeline`: a month notebook runs once per
- * month, a range notebook once over the first to the last month.
- */
-export function planRuns(
-  name: string,
-  scope: NotebookScope,
-  months: readonly Month[],
-  pipeline?: string,
-): NotebookRun[] {
-  const base: Record<string, string> = pipeline ? { NOTEBOOK_PIPELINE: pipeline } : {};
-  const suffix = pipeline ? `-${pipeline}` : "";
-  if (months.length === 0 || scope === "none") {
-    return [{ name, run: `${name}${suffix}`, parameters: base }];
-  }
-  if (scope === "month") {
-    return months.map((m) => ({
-      name,
-      run: `${name}${suffix}-${formatMonth(m)}`,
-      parameters: { ...base, NOTEBOOK_MONTH: formatMonth(m) },
-    }));
-  }
-  const from = formatMonth(months[0]!);
-  const to = formatMonth(months.at(-1)!);
-  return [{
-    name,
-    run: `${name}${suffix}-${from === to ? from : `${from}_${to}`}`,
-    parameters: { ...base, NOTEBOOK_FROM: from, NOTEBOOK_TO: to },
-  }];
-}
-
-/** The `events_worker.scope` of a notebook file (`none` when it declares none). */
-export async function notebookScope(path: string): Promise<NotebookScope> {
-  const nb = JSON.parse(await Deno.readTextFile(path));
-  const scope = nb?.metadata?.events_worker?.scope;
-  return scope === "month" || scope === "range" ? scope : "none";
-}
-
-/** Charts (SVG outputs) in an executed notebook. */
-async function shownCharts(path: string): Promise<number> {
-  try {
-    const nb = JSON.parse(await Deno.readTextFile(path));
-    let n = 0;
-    for (const cell of nb.cells ?? []) {
-      for (const out of cell.outputs ?? []) if (out?.data?.["image/svg+xml"]) n++;
-    }
-    return n;
-  } catch {
-    return 0;
-  }
-}
-
 /** Options of {@link runNotebooks}. */
 export interface RunNotebooksOptions {
   /** Notebook names (without `.ipynb`). Default: every notebook in the folder. */
@@ -181,74 +139,6 @@ export interface RunNotebooksOptions {
   print?: (line: string) => void;
 }
 
-const decoder = new TextDecoder();
-
-async function output(
-  command: string,
-  args: string[],
-  env?: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const out = await new Deno.Command(command, {
-      args,
-      ...(env ? { env } : {}),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return { code: 127, stdout: "", stderr: `${command}: not found` };
-    }
-    throw error;
-  }
-}
-
-/** True when `jupyter nbconvert` can be run. */
-export async function hasNbconvert(jupyter = "jupyter"): Promise<boolean> {
-  return (await output(jupyter, ["nbconvert", "--version"])).code === 0;
-}
-
-/** Names of the notebooks in `dir` (default: the repository's `notebooks/`), sorted. */
-export async function listNotebooks(dir: string = NOTEBOOK_DIR.pathname): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && entry.name.endsWith(".ipynb")) names.push(entry.name.slice(0, -6));
-  }
-  return names.sort();
-}
-
-/** The failing cell and its error from nbconvert's stderr, without colour codes. */
-export function cellError(stderr: string): string {
-  // deno-lint-ignore no-control-regex
-  const plain = stderr.replace(/\x1b\[[0-9;]*m/g, "");
-  const start = plain.indexOf("An error occurred while executing the following cell");
-  const lines = (start >= 0 ? plain.slice(start) : plain).trim().split("\n");
-  return (start >= 0 ? lines.slice(0, 80) : lines.slice(-30)).join("\n");
-}
-
-async function denoDir(): Promise<string> {
-  const info = await output(Deno.execPath(), ["info", "--json"]);
-  return String(JSON.parse(info.stdout).denoDir);
-}
-
-async function svgsIn(dir: string): Promise<string[]> {
-  try {
-    const found: string[] = [];
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name.endsWith(".svg")) found.push(join(dir, e.name));
-    }
-    return found.sort();
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Executes notebooks one after the other (they share the warehouse) and
  * returns each outcome; never throws for a failing cell.
@@ -265,114 +155,114 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
     });
   }
   const notebookDir = resolve(options.notebookDir ?? NOTEBOOK_DIR.pathname);
-  const available = await listNotebooks(notebookDir);
-  const names = options.notebooks ?? available;
-  const unknown = names.filter((n) => !available.includes(n));
-  if (unknown.length > 0) {
-    throw new UsageError(`Cannot run notebook '${unknown.join("', '")}': no such notebook`, {
-      hint: `use one of: ${available.join(", ")}`,
-    });
-  }
+  const names = await chosenNotebooks(notebookDir, options.notebooks);
   const outDir = resolve(options.outDir ?? new URL("out", NOTEBOOK_DIR).pathname);
   await Deno.mkdir(outDir, { recursive: true });
   const home = await Deno.makeTempDir({ prefix: "etl-notebooks-" });
   try {
-    // HOME moves, so the Deno cache must be named or the kernel would start cold.
-    const env: Record<string, string> = {
-      HOME: home,
-      DENO_DIR: await denoDir(),
-      // The configured warehouse (PGLITE_DIR, DATABASE_URL, REDSHIFT_*) unless a sample run asks
-      // for a fresh one, so the history notebook shows the user's own loaded months.
-      ...(options.sample ? { PGLITE_DIR: join(home, "warehouse") } : {}),
-      NOTEBOOK_OUT_DIR: outDir,
-      NO_COLOR: "1",
-      ...options.env,
-    };
-    const install = await output(Deno.execPath(), ["jupyter", "--install"], env);
-    if (install.code !== 0) {
-      throw new Error(`deno jupyter --install failed: ${install.stderr.trim()}`);
-    }
+    const env = await kernelEnv(home, outDir, options);
+    await installKernel(env);
     const runs: NotebookRun[] = [];
     for (const name of names) {
       const scope = await notebookScope(join(notebookDir, `${name}.ipynb`));
       runs.push(...planRuns(name, scope, options.months ?? [], options.pipeline));
     }
+    const execute = { jupyter, cellTimeoutSeconds: options.cellTimeoutSeconds ?? 600, outDir, env };
     const results: NotebookResult[] = [];
-    for (const { name, run: runName, parameters } of runs) {
-      const started = performance.now();
-      const dir = join(outDir, runName);
-      // A previous run's charts must not pass for this run's.
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      const run = await output(jupyter, [
-        "nbconvert",
-        "--to",
-        "notebook",
-        "--execute",
-        "--ExecutePreprocessor.kernel_name=deno",
-        `--ExecutePreprocessor.timeout=${options.cellTimeoutSeconds ?? 600}`,
-        "--output-dir",
-        outDir,
-        "--output",
-        `${runName}.ipynb`,
-        join(notebookDir, `${name}.ipynb`),
-      ], { ...env, ...parameters, NOTEBOOK_OUT_DIR: dir });
-      const charts = await svgsIn(dir);
-      const base = { name, run: runName, parameters, dir, charts };
-      if (run.code !== 0) {
-        const seconds = Math.round((performance.now() - started) / 100) / 10;
-        const error = cellError(run.stderr);
-        results.push({ ...base, ok: false, seconds, chartsNotShown: 0, error });
-        print(`${runName}: FAILED after ${seconds} s\n${error}`);
-        continue;
-      }
-      const executed = join(outDir, `${runName}.ipynb`);
-      // The report for people who never open Jupyter: one page, charts inline, no code.
-      const html = join(outDir, `${runName}.html`);
-      const exported = await output(jupyter, [
-        "nbconvert",
-        "--to",
-        "html",
-        "--no-input",
-        "--output-dir",
-        outDir,
-        "--output",
-        `${runName}.html`,
-        executed,
-      ], env);
-      const seconds = Math.round((performance.now() - started) / 100) / 10;
-      if (exported.code !== 0) {
-        const error = `jupyter nbconvert --to html failed:\n${
-          exported.stderr.trim().split("\n").slice(-10).join("\n")
-        }`;
-        results.push({ ...base, ok: false, seconds, executed, chartsNotShown: 0, error });
-        print(`${runName}: FAILED after ${seconds} s\n${error}`);
-        continue;
-      }
-      const chartsNotShown = Math.max(0, charts.length - await shownCharts(executed));
-      results.push({ ...base, ok: true, seconds, executed, html, chartsNotShown });
-      print(
-        `${runName}: ok in ${seconds} s -> ${html} (${charts.length} charts and numbers.json in ${dir})`,
-      );
-      if (chartsNotShown > 0) {
-        print(
-          `${runName}: warning: ${chartsNotShown} chart(s) missing from the saved outputs and the HTML (the headless runner dropped them); the SVG files in ${dir} are complete`,
-        );
-      }
-    }
+    for (const run of runs) results.push(await runOne(run, notebookDir, execute, print));
     return results;
   } finally {
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 }
 
+/** The notebooks asked for (default: all in `notebookDir`), refused when one does not exist. */
+async function chosenNotebooks(
+  notebookDir: string,
+  asked: string[] | undefined,
+): Promise<string[]> {
+  const available = await listNotebooks(notebookDir);
+  const names = asked ?? available;
+  const unknown = names.filter((n) => !available.includes(n));
+  if (unknown.length > 0) {
+    throw new UsageError(`Cannot run notebook '${unknown.join("', '")}': no such notebook`, {
+      hint: `use one of: ${available.join(", ")}`,
+    });
+  }
+  return names;
+}
+
+/** The kernel's environment: a temporary HOME, the named Deno cache, the output folder. */
+async function kernelEnv(
+  home: string,
+  outDir: string,
+  options: RunNotebooksOptions,
+): Promise<Record<string, string>> {
+  // HOME moves, so the Deno cache must be named or the kernel would start cold.
+  return {
+    HOME: home,
+    DENO_DIR: await denoDir(),
+    // The configured warehouse (PGLITE_DIR, DATABASE_URL, REDSHIFT_*) unless a sample run asks
+    // for a fresh one, so the history notebook shows the user's own loaded months.
+    ...(options.sample ? { PGLITE_DIR: join(home, "warehouse") } : {}),
+    NOTEBOOK_OUT_DIR: outDir,
+    NO_COLOR: "1",
+    ...options.env,
+  };
+}
+
+/** Executes one planned run, exports its HTML report and says how it went. */
+async function runOne(
+  { name, run: runName, parameters }: NotebookRun,
+  notebookDir: string,
+  execute: ExecuteOptions,
+  print: (line: string) => void,
+): Promise<NotebookResult> {
+  const { outDir, env } = execute;
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) / 100) / 10;
+  const dir = join(outDir, runName);
+  // A previous run's charts must not pass for this run's.
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const run = await executeNotebook(join(notebookDir, `${name}.ipynb`), runName, {
+    ...execute,
+    env: { ...env, ...parameters, NOTEBOOK_OUT_DIR: dir },
+  });
+  const charts = await svgsIn(dir);
+  const base = { name, run: runName, parameters, dir, charts };
+  if (run.code !== 0) {
+    const seconds = elapsed();
+    const error = cellError(run.stderr);
+    print(`${runName}: FAILED after ${seconds} s\n${error}`);
+    return { ...base, ok: false, seconds, chartsNotShown: 0, error };
+  }
+  const executed = join(outDir, `${runName}.ipynb`);
+  const html = join(outDir, `${runName}.html`);
+  const exported = await exportHtml(executed, runName, execute);
+  const seconds = elapsed();
+  if (exported.code !== 0) {
+    const error = `jupyter nbconvert --to html failed:\n${
+      exported.stderr.trim().split("\n").slice(-10).join("\n")
+    }`;
+    print(`${runName}: FAILED after ${seconds} s\n${error}`);
+    return { ...base, ok: false, seconds, executed, chartsNotShown: 0, error };
+  }
+  const chartsNotShown = Math.max(0, charts.length - await shownCharts(executed));
+  print(
+    `${runName}: ok in ${seconds} s -> ${html} (${charts.length} charts and numbers.json in ${dir})`,
+  );
+  if (chartsNotShown > 0) {
+    print(
+      `${runName}: warning: ${chartsNotShown} chart(s) missing from the saved outputs and the HTML (the headless runner dropped them); the SVG files in ${dir} are complete`,
+    );
+  }
+  return { ...base, ok: true, seconds, executed, html, chartsNotShown };
+}
+
 /** Options of {@link notebooksCommand}. */
-export interface NotebooksCommandOptions {
-  /** Progress lines. Default: stdout. */
-  print?: (line: string) => void;
+export interface NotebooksCommandOptions extends CommandOptions {
   /** Extra environment for the kernel (see {@link RunNotebooksOptions.env}). Default none. */
   env?: Record<string, string>;
-  /** Clock, for refusing future months. Default: the system clock. */
-  now?: () => Date;
 }
 
 /** Runs `notebooks`; returns the exit code (1 when any notebook failed). */
@@ -380,21 +270,19 @@ export async function notebooksCommand(
   args: string[],
   options: NotebooksCommandOptions = {},
 ): Promise<number> {
-  const flags = parseFlags("notebooks", args, {
-    month: { type: "string" },
-    from: { type: "string" },
-    to: { type: "string" },
-    pipeline: { type: "string" },
-    notebook: { type: "string", multiple: true },
-    out: { type: "string" },
-    sample: { type: "boolean" },
-    help: { type: "boolean" },
+  const parsed = parseCommand("notebooks", args, {
+    flags: {
+      ...MONTH_FLAGS,
+      pipeline: { type: "string" },
+      notebook: { type: "string", multiple: true },
+      out: { type: "string" },
+      sample: { type: "boolean" },
+    },
+    help: NOTEBOOKS_HELP,
+    print: options.print,
   });
-  const print = options.print ?? ((line: string) => console.log(line));
-  if (flags.help) {
-    print(NOTEBOOKS_HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { flags, print } = parsed;
   const anyMonth = flags.month !== undefined || flags.from !== undefined || flags.to !== undefined;
   const months = anyMonth ? monthsFromFlags(flags, (options.now ?? (() => new Date()))()) : [];
   if (flags.pipeline !== undefined) {

@@ -25,6 +25,9 @@
  *   client sees a reset / "connection closed before message completed"), until `up()`.
  * - `delay(ms)`: every request waits `ms` before it is handled (0 turns it off).
  *
+ * Events: `waitForRequests(n)` resolves once the proxy has received `n` requests, so a test
+ * waits for a request to arrive (e.g. one held by `delay`) instead of sleeping.
+ *
  * @module
  */
 
@@ -33,9 +36,11 @@ import type { AddressInfo, Socket } from "node:net";
 
 /** What a fault's `match` predicate sees of a request. */
 export interface ProxyRequestInfo {
+  /** The HTTP method (`GET`, `PUT`, ...). */
   method: string;
   /** Path and query, as sent by the client (e.g. `/bucket/key?partNumber=1&uploadId=...`). */
   url: string;
+  /** The request headers, as sent by the client. */
   headers: Headers;
 }
 
@@ -44,7 +49,9 @@ export type RequestMatch = (req: ProxyRequestInfo) => boolean;
 
 /** One request as the proxy handled it. */
 export interface ProxyLogEntry {
+  /** The HTTP method (empty for a connection refused before any request). */
   method: string;
+  /** Path and query, as sent by the client (empty for a refused connection). */
   url: string;
   /** The `Range` request header, if any. */
   range?: string;
@@ -69,6 +76,12 @@ export interface FaultProxy {
   readonly refusedConnections: number;
   /** Every request received, in order. */
   readonly log: readonly ProxyLogEntry[];
+  /**
+   * Resolves once `count` requests in all have been received (the `requests` counter; at once
+   * if it is already there): the request's entry is in `log`, and a request held by `delay`
+   * is then in flight. Rejects if the proxy is stopped first.
+   */
+  waitForRequests(count: number): Promise<void>;
   /** Answer the next `count` matching requests with an S3 XML error (default status 503). */
   failNext(count: number, status?: 500 | 503, match?: RequestMatch): void;
   /** Forward the next matching request (default: GET) but cut the connection after `bytes`
@@ -154,6 +167,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let refusedConnections = 0;
   let requestSeq = 0;
   const log: ProxyLogEntry[] = [];
+  // waitForRequests() callers, resolved as the counter reaches their count.
+  let requestWaiters: Array<{ count: number; done: PromiseWithResolvers<void> }> = [];
+  const requestSeen = () => {
+    const due = requestWaiters.filter((w) => requests >= w.count);
+    if (due.length === 0) return;
+    requestWaiters = requestWaiters.filter((w) => requests < w.count);
+    for (const w of due) w.done.resolve();
+  };
   // Pending timers, cleared by stop() so Deno.test's op sanitizer sees none.
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const later = (fn: () => void, ms: number) => {
@@ -186,6 +207,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const range = req.headers["range"];
     if (typeof range === "string") entry.range = range;
     log.push(entry);
+    requestSeen();
 
     const handle = () => {
       if (isDown) {
@@ -349,6 +371,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     get log() {
       return log;
     },
+    waitForRequests(count) {
+      if (requests >= count) return Promise.resolve();
+      const done = Promise.withResolvers<void>();
+      requestWaiters.push({ count, done });
+      return done.promise;
+    },
     failNext(count, status = 503, match = anyRequest) {
       if (count > 0) rules.push({ kind: "fail", remaining: count, status, match });
     },
@@ -373,6 +401,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     async stop() {
       isDown = true;
+      for (const w of requestWaiters) {
+        w.done.reject(new Error(`fault proxy stopped after ${requests} of ${w.count} requests`));
+      }
+      requestWaiters = [];
       for (const id of timers) clearTimeout(id);
       timers.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

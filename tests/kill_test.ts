@@ -3,7 +3,10 @@
  * run again: the month holds either its complete previous contents or its
  * complete new contents, the ledger tells the truth, and the next run needs
  * no repair. The kill happens at the point itself (ETL_FAULT_POINTS arms it
- * and the worker signals itself), so nothing here waits on timing.
+ * and the worker signals itself), so nothing here waits on timing. With
+ * PostgreSQL, the killed worker's server session outlives it until the
+ * server notices the closed socket; the test waits for that event (the
+ * session's advisory locks become free) before it looks or runs again.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -22,6 +25,34 @@ const COMMITTED: ReadonlySet<FaultPoint> = new Set(["after_commit", "before_noti
 
 type Query = (sql: string) => Promise<Record<string, unknown>[]>;
 
+/**
+ * Resolves once no other PostgreSQL session holds an advisory lock: the killed
+ * worker's backend keeps its month claim (and, mid-load, the load's lock)
+ * until it sees the socket closed and exits. Taking each such lock, blocking,
+ * then letting it go waits for exactly that, on the server's own time.
+ */
+async function deadSessionsGone(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    // The int8 key of pg_advisory_lock(bigint) is classid (high half) and objid (low half).
+    const held = await c.query(
+      `SELECT DISTINCT ((classid::int8 << 32) | objid::int8)::text AS key FROM pg_locks
+       WHERE locktype = 'advisory' AND objsubid = 1 AND pid <> pg_backend_pid()`,
+    );
+    for (const { key } of held.rows) {
+      await c.query("SELECT pg_advisory_lock($1::int8)", [key]);
+      await c.query("SELECT pg_advisory_unlock($1::int8)", [key]);
+    }
+    const left = await c.query(
+      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
+    );
+    assert.equal(left.rows[0]?.n, 0, "no session but ours holds an advisory lock");
+  } finally {
+    await c.end();
+  }
+}
+
 async function snapshot(query: Query) {
   const [row] = await query(
     "SELECT count(*)::int AS n, count(DISTINCT run_id)::int AS runs, count(DISTINCT event_id)::int AS ids, coalesce(sum(amount), 0)::text AS total FROM events",
@@ -38,6 +69,7 @@ async function crashAt(
   point: FaultPoint,
   query: Query,
   env: Record<string, string>,
+  afterCrash: () => Promise<void> = () => Promise.resolve(),
 ): Promise<void> {
   const first = await ws.cli(RUN, env);
   assert.equal(first.code, 0, first.stderr);
@@ -49,6 +81,8 @@ async function crashAt(
   const crashed = await ws.cli([...RUN, "--force"], { ...env, ETL_FAULT_POINTS: `${point}=crash` });
   assert.equal(crashed.code, 137, `${point}: killed by SIGKILL\n${crashed.stderr.slice(-800)}`);
   assert.match(crashed.stderr, new RegExp(`"fault_point":"${point}","action":"crash"`));
+  // The process is gone (its exit status is in); what it held on a server may not be yet.
+  await afterCrash();
 
   const during = await snapshot(query);
   if (COMMITTED.has(point)) {
@@ -86,6 +120,7 @@ Deno.test("SIGKILL at every fault point with the embedded warehouse: the month i
     await t.step(point, async () => {
       await using ws = await workspace();
       await ws.generate("events", "2021/02/events.csv", FEB, 2_000);
+      // The lock file's lock dies with the process: nothing to wait for after the exit.
       await crashAt(ws, point, (q) => ws.query(q), {});
     });
   }
@@ -113,7 +148,7 @@ Deno.test({
           await query("DROP TABLE IF EXISTS events, etl_runs");
           await using ws = await workspace();
           await ws.generate("events", "2021/02/events.csv", FEB, 2_000);
-          await crashAt(ws, point, query, { DATABASE_URL: url });
+          await crashAt(ws, point, query, { DATABASE_URL: url }, () => deadSessionsGone(url));
         });
       }
     } finally {

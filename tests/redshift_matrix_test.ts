@@ -298,15 +298,36 @@ Deno.test({
       };
       const claim = await warehouse.claim(ledger);
       assert.ok(claim.ok);
+      // The heartbeat failure is an event: its warning record reaches this sink (the
+      // counter is incremented just before it is logged), so nothing polls the counter.
+      const { jsonLine, setupLogging, stderrJsonSink } = await import("../src/_shared/log.ts");
+      const toStderr = stderrJsonSink();
+      const warned = Promise.withResolvers<string>();
       try {
-        // The heartbeat fails once: wait for that event (the counter), not for a time.
+        await setupLogging({
+          level: "warning",
+          sink: (record) => {
+            toStderr(record);
+            const line = jsonLine(record);
+            if (/"message":"heartbeat not written /.test(line)) warned.resolve(line);
+          },
+        });
         const before = counterValue("heartbeat_failures");
         env.double.failNext(/SET heartbeat_at/, "connection lost");
-        const deadline = Date.now() + 60_000;
-        while (counterValue("heartbeat_failures") === before) {
-          assert.ok(Date.now() < deadline, "the heartbeat fault was never reached");
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        // A bound only on failure (the heartbeat keeps the process alive): a pass never waits it.
+        let bound: ReturnType<typeof setTimeout> | undefined;
+        const line = await Promise.race([
+          warned.promise,
+          new Promise<never>((_, reject) => {
+            bound = setTimeout(
+              () => reject(new Error("the heartbeat fault was never reached in 60 s")),
+              60_000,
+            );
+          }),
+        ]).finally(() => clearTimeout(bound));
+        assert.match(line, /connection lost/);
+        assert.match(line, /"lease_s":6\b/);
+        assert.equal(counterValue("heartbeat_failures"), before + 1, "counted once");
 
         // Another worker declared this run abandoned and took the month.
         await env.sql(`UPDATE etl_runs SET status = 'failed' WHERE run_id = '${ledger.run_id}'`);
@@ -319,6 +340,7 @@ Deno.test({
           pl.lit("2021-02-01").cast(pl.Date).alias("source_month"),
           pl.lit(started).cast(pl.Datetime("us", "UTC")).alias("loaded_at"),
           pl.lit(ledger.run_id).alias("run_id"),
+          pl.lit(2).cast(pl.Int64).alias("source_line"),
         ).collectSync().writeParquet(processedPath);
         await assert.rejects(
           warehouse.loadMonth({
@@ -336,6 +358,8 @@ Deno.test({
       } finally {
         if (claim.ok) await claim.release();
         await warehouse.close();
+        // Back to what every command configures (bootstrap), without the capture.
+        await setupLogging({ level: config.logLevel });
       }
     }),
 });

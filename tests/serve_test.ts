@@ -1,9 +1,12 @@
 /**
  * `deno task serve` as a subprocess: catches up on start, answers /healthz,
- * /readyz, /metrics and /runs, and stops cleanly on SIGTERM.
+ * /readyz, /metrics and /runs, and stops cleanly on SIGTERM. Every wait is
+ * on a line the worker printed about something that happened (listening,
+ * warehouse connected, catch-up done), never on time or a polling loop.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { LineWatch } from "./support/serve_process.ts";
 import { ROOT, workspace } from "./support/workspace.ts";
 
 function freePort(): number {
@@ -42,34 +45,38 @@ Deno.test("deno task serve catches up, serves health and metrics, and exits 0 on
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = new Response(child.stderr).text();
-  let out = "";
-  const reading = (async () => {
-    for (;;) {
-      const { value, done } = await stdout.read();
-      if (done) break;
-      out += value;
-    }
-  })();
+  const stdout = new LineWatch(child.stdout);
+  const stderr = new LineWatch(child.stderr);
+  // A wait that ends with "" means the worker exited first: show why.
+  const seen = async (watch: LineWatch, pattern: RegExp, what: string) => {
+    const line = await watch.waitFor(pattern);
+    assert.ok(line, `${what}: the worker exited first\n${stderr.all().slice(-3000)}`);
+    return line;
+  };
   const base = `http://127.0.0.1:${port}`;
   try {
-    let ready = { status: 0, text: "" };
-    for (let i = 0; i < 150 && ready.status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      ready = await get(`${base}/readyz`);
-    }
-    assert.equal(ready.status, 200, `not ready: ${ready.text}\n${out}`);
-    assert.equal(JSON.parse(ready.text).status, "ready");
+    // The port is open once this line is printed (Deno.serve's onListen).
+    const listening = await seen(stdout, /listening on http:\/\//, "listening");
+    assert.equal(listening, `listening on ${base}`);
     assert.deepEqual(await get(`${base}/healthz`), { status: 200, text: "ok\n" });
 
-    // Wait for the catch-up on start: both pipelines, both sample months.
-    let runs: Array<{ pipeline: string; month: string; status: string }> = [];
-    for (let i = 0; i < 150; i++) {
-      runs = JSON.parse((await get(`${base}/runs?limit=100`)).text);
-      if (runs.filter((r) => r.status === "succeeded").length === 4) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // Ready once the warehouse is connected: the connection is set before this line.
+    await seen(stderr, /"message":"warehouse connected: /, "warehouse connected");
+    const ready = await get(`${base}/readyz`);
+    assert.equal(ready.status, 200, `not ready: ${ready.text}`);
+    assert.equal(JSON.parse(ready.text).status, "ready");
+
+    // The catch-up on start (both pipelines, both sample months) has committed every run
+    // to the ledger when the tick logs that it is done.
+    const caughtUp = await seen(
+      stderr,
+      /"message":"(tick \(start\) done: |catch-up on start failed)/,
+      "catch-up on start",
+    );
+    assert.match(caughtUp, /"message":"tick \(start\) done: 4 month\(s\) processed"/);
+    const runs: Array<{ pipeline: string; month: string; status: string }> = JSON.parse(
+      (await get(`${base}/runs?limit=100`)).text,
+    );
     assert.deepEqual(
       runs.filter((r) => r.status === "succeeded").map((r) => `${r.pipeline} ${r.month}`).sort(),
       ["events 2021-01", "events 2021-02", "transactions 2021-01", "transactions 2021-02"],
@@ -86,13 +93,14 @@ Deno.test("deno task serve catches up, serves health and metrics, and exits 0 on
     );
     assert.match(metrics.text, /^etl_run_duration_seconds_count\{pipeline="events"\} \d+$/m);
     assert.equal((await get(`${base}/nope`)).status, 404);
-    assert.match(out, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`));
   } finally {
-    child.kill("SIGTERM");
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
   }
   const status = await child.status;
-  await reading;
-  const err = await stderr;
+  await Promise.all([stdout.done, stderr.done]);
+  const err = stderr.all();
   assert.equal(status.code, 0, err.slice(-2000));
   assert.match(err, /"message":"SIGTERM: stopping/);
   assert.match(err, /"message":"stopped"/);

@@ -24,6 +24,20 @@ export interface ProgressOptions {
   everyMs?: number;
   /** Where lines go. Default: stderr. */
   write?: (text: string) => void;
+  /**
+   * Calls `tick` every `ms` until the returned function is called, like
+   * `setInterval` and `clearInterval` in one. Default: those two. A test
+   * passes its own and ticks by hand.
+   */
+  interval?: (tick: () => void, ms: number) => () => void;
+  /** The clock of `elapsed_s`, in ms. Default: `Date.now`. */
+  now?: () => number;
+}
+
+/** The real timer: {@link ProgressOptions.interval} by default. */
+function realInterval(tick: () => void, ms: number): () => void {
+  const id = setInterval(tick, ms);
+  return () => clearInterval(id);
 }
 
 const fmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
@@ -56,7 +70,8 @@ export function startProgress(
   const tty = options.tty ?? Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
   const write = options.write ?? ((t: string) => Deno.stderr.writeSync(encoder.encode(t)));
-  const started = Date.now();
+  const now = options.now ?? Date.now;
+  const started = now();
   let drawn = false;
   let pending: Promise<void> = Promise.resolve();
   const sample = () => {
@@ -71,16 +86,16 @@ export function startProgress(
             bytes: s.bytes,
             ...(s.totalBytes !== undefined ? { total_bytes: s.totalBytes } : {}),
             ...(s.rows !== undefined ? { rows: s.rows } : {}),
-            elapsed_s: Math.round((Date.now() - started) / 100) / 10,
+            elapsed_s: Math.round((now() - started) / 100) / 10,
           }) + "\n",
         );
       }
     }, () => {});
   };
-  const timer = setInterval(sample, options.everyMs ?? (tty ? 200 : 5000));
+  const cancel = (options.interval ?? realInterval)(sample, options.everyMs ?? (tty ? 200 : 5000));
   return {
     async stop() {
-      clearInterval(timer);
+      cancel();
       await pending;
       if (drawn) write("\r\x1b[2K");
     },

@@ -522,8 +522,10 @@ Deno.test("fault proxy: stop() with a delayed request in flight leaves nothing b
       },
       (err: unknown) => err,
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The event "the proxy received it" (the delay then holds it), not a sleep.
+    await proxy.waitForRequests(1);
     assert.equal(proxy.requests, 1);
+    assert.equal(proxy.log[0]?.status, undefined, "held by the delay, not answered");
     await proxy.stop();
     assert.ok((await pending) instanceof Error);
   } finally {

@@ -20,9 +20,14 @@ export interface ServeProcess extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<number>;
 }
 
-/** Lines of a stream, with waiters for a pattern. */
+/**
+ * Lines of a stream, with waiters for a pattern. Only complete lines count
+ * (ended by a newline, or by the end of the stream), so a line split across
+ * two reads is never matched by its first half.
+ */
 export class LineWatch {
   private text = "";
+  private ended = false;
   private readonly waiters: Array<{ pattern: RegExp; resolve(line: string): void }> = [];
   /** Resolves when the stream ends. */
   readonly done: Promise<void>;
@@ -32,20 +37,31 @@ export class LineWatch {
     this.done = (async () => {
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
         this.text += chunk;
-        for (const w of [...this.waiters]) {
-          const line = this.find(w.pattern);
-          if (line !== undefined) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            w.resolve(line);
-          }
-        }
+        this.wake();
       }
-      for (const w of this.waiters) w.resolve("");
+      this.ended = true;
+      this.wake();
+      for (const w of this.waiters.splice(0)) w.resolve("");
     })();
   }
 
+  /** Resolves the waiters whose pattern a complete line now matches. */
+  private wake(): void {
+    for (const w of [...this.waiters]) {
+      const line = this.find(w.pattern);
+      if (line !== undefined) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  }
+
+  /** The first complete line matching `pattern`. */
   private find(pattern: RegExp): string | undefined {
-    return this.text.split("\n").find((l) => pattern.test(l));
+    const lines = this.text.split("\n");
+    // The last piece is a line still being written, unless the stream has ended.
+    if (!this.ended) lines.pop();
+    return lines.find((l) => pattern.test(l));
   }
 
   /** All text so far. */
@@ -57,6 +73,7 @@ export class LineWatch {
   waitFor(pattern: RegExp): Promise<string> {
     const line = this.find(pattern);
     if (line !== undefined) return Promise.resolve(line);
+    if (this.ended) return Promise.resolve("");
     return new Promise((resolve) => this.waiters.push({ pattern, resolve }));
   }
 }

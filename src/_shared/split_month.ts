@@ -5,6 +5,8 @@
  * concatenated in name order, each later part's header checked against the
  * first part's and dropped. The month's identity lists every part, so
  * adding, changing or removing any of them makes the next run reload it.
+ * Both sources (a local folder and S3) read parts through
+ * {@link concatParts}; only how a part is opened differs.
  *
  * @module
  */
@@ -55,74 +57,161 @@ export function partsInIdentity(identity: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** One part of a split month to read: its name and how to open its bytes. */
+export interface PartReader {
+  /** Name (last path segment), e.g. `events-1.csv`. */
+  name: string;
+  /** Opens the part's bytes. */
+  open: () => Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** Where one part's data lines are in the assembled CSV (the header is line 1). */
+export interface PartLines {
+  /** Name of the part. */
+  name: string;
+  /** First data line of the part. */
+  first: number;
+  /** Last data line of the part; `first - 1` when it has none. */
+  last: number;
+}
+
+/**
+ * The bytes of a split month as one CSV (see {@link concatParts}); once they
+ * have been read through, {@link SplitMonthBytes.lines} says where each
+ * part's lines are.
+ */
+export class SplitMonthBytes implements AsyncIterable<Uint8Array> {
+  /**
+   * Each part read so far and its data lines, counted as line feeds. These are
+   * physical lines: a quoted field holding a line break makes them run ahead
+   * of the quarantine's `line`, which counts records (record number + 1).
+   */
+  readonly lines: PartLines[] = [];
+
+  /** The parts, in the order they are read (name order). */
+  constructor(private readonly parts: readonly PartReader[]) {}
+
+  /** Reads the parts one after another (each opened only when reached). */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    this.lines.length = 0;
+    return this.read();
+  }
+
+  /** The parts' bytes, each part's lines recorded as it ends. */
+  private async *read(): AsyncGenerator<Uint8Array> {
+    const state: HeaderState = {};
+    let lineFeeds = 0; // line feeds yielded so far (the header's included)
+    let end = 1; // last line of the previous part: the header is line 1
+    for (const [i, part] of this.parts.entries()) {
+      let last = 10;
+      for await (const bytes of partBody(part, state)) {
+        if (!bytes.length) continue;
+        lineFeeds += countLineFeeds(bytes);
+        last = bytes[bytes.length - 1]!;
+        yield bytes;
+      }
+      const unterminated = last !== 10;
+      const partEnd = lineFeeds + (unterminated ? 1 : 0);
+      this.lines.push({ name: part.name, first: end + 1, last: partEnd });
+      end = partEnd;
+      if (unterminated && i < this.parts.length - 1) {
+        lineFeeds++;
+        yield new Uint8Array([10]);
+      }
+    }
+  }
+}
+
 /**
  * The parts' bytes as one CSV: the first part whole, each later part without
  * its header line (which must equal the first part's, byte for byte but for
  * a trailing CR and a byte-order mark), a line feed added between parts
- * that do not end with one.
+ * that do not end with one. The one code path of both sources (local folder
+ * and S3): they only say how to open each part.
  *
  * @throws {RunError} step `validate` naming the part whose header differs
  */
-export async function* concatParts(
-  parts: ReadonlyArray<{ name: string; open: () => Promise<AsyncIterable<Uint8Array>> }>,
-): AsyncGenerator<Uint8Array> {
-  let firstHeader: string | undefined;
+export function concatParts(parts: readonly PartReader[]): SplitMonthBytes {
+  return new SplitMonthBytes(parts);
+}
+
+/**
+ * Where each part's lines are, for a message:
+ * `events-a.csv lines 2-1001, events-b.csv lines 1002-2000`.
+ */
+export function describePartLines(lines: readonly PartLines[]): string {
+  return lines.map(({ name, first, last }) =>
+    last < first
+      ? `${name} no data lines`
+      : last === first
+      ? `${name} line ${first}`
+      : `${name} lines ${first}-${last}`
+  ).join(", ");
+}
+
+/** Line feeds in `bytes` (`indexOf` is a native scan, far faster than a loop). */
+function countLineFeeds(bytes: Uint8Array): number {
+  let n = 0;
+  for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) n++;
+  return n;
+}
+
+/** The first part's header, once read. */
+interface HeaderState {
+  header?: string;
+}
+
+const cleanHeader = (h: string) => h.replace(/^\uFEFF/, "").replace(/\r$/, "");
+
+function headerMismatch(name: string, header: string, first: string): RunError {
+  return new RunError(
+    "validate",
+    `Part ${quote(name)} of a split month has the header ${quote(header)}, not the first part's ${
+      quote(first)
+    }`,
+    { hint: "every file of a split month must have the same header; re-export the part" },
+  );
+}
+
+/**
+ * One part's bytes: the first part whole (its header becomes
+ * `state.header`), a later part without its header line, which must match.
+ */
+async function* partBody(part: PartReader, state: HeaderState): AsyncGenerator<Uint8Array> {
   const decoder = new TextDecoder();
-  const clean = (h: string) => h.replace(/^\uFEFF/, "").replace(/\r$/, "");
-  for (const [i, part] of parts.entries()) {
-    let inHeader = true;
-    let header = "";
-    let last = 10;
-    const pending: Uint8Array[] = []; // the first part's header chunks, yielded once complete
-    for await (const chunk of await part.open()) {
-      let out: Uint8Array[] = [chunk];
-      if (inHeader) {
-        const nl = chunk.indexOf(10);
-        header += decoder.decode(nl < 0 ? chunk : chunk.subarray(0, nl), { stream: nl < 0 });
-        if (nl < 0) {
-          if (firstHeader === undefined) pending.push(chunk);
-          continue;
-        }
-        inHeader = false;
-        if (firstHeader === undefined) {
-          firstHeader = clean(header);
-          out = [...pending, chunk];
-        } else {
-          if (clean(header) !== firstHeader) {
-            throw new RunError(
-              "validate",
-              `Part ${quote(part.name)} of a split month has the header ${
-                quote(clean(header))
-              }, not the first part's ${quote(firstHeader)}`,
-              { hint: "every file of a split month must have the same header; re-export the part" },
-            );
-          }
-          out = [chunk.subarray(nl + 1)];
-        }
-      }
-      for (const b of out) {
-        if (!b.length) continue;
-        last = b[b.length - 1]!;
-        yield b;
-      }
+  const first = state.header === undefined;
+  let header = "";
+  let inHeader = true;
+  const pending: Uint8Array[] = []; // the first part's header chunks, yielded once complete
+  for await (const chunk of await part.open()) {
+    if (!inHeader) {
+      yield chunk;
+      continue;
     }
-    if (inHeader && firstHeader !== undefined && clean(header) !== firstHeader) {
-      throw new RunError(
-        "validate",
-        `Part ${quote(part.name)} of a split month has the header ${
-          quote(clean(header))
-        }, not the first part's ${quote(firstHeader)}`,
-        { hint: "every file of a split month must have the same header; re-export the part" },
-      );
+    const nl = chunk.indexOf(10);
+    header += decoder.decode(nl < 0 ? chunk : chunk.subarray(0, nl), { stream: nl < 0 });
+    if (nl < 0) {
+      if (first) pending.push(chunk);
+      continue;
     }
-    if (inHeader && firstHeader === undefined) {
-      // A first part that is only a header without a line end.
-      firstHeader = clean(header);
-      for (const b of pending) {
-        last = b[b.length - 1]!;
-        yield b;
-      }
+    inHeader = false;
+    if (first) {
+      state.header = cleanHeader(header);
+      yield* pending;
+      yield chunk;
+    } else if (cleanHeader(header) !== state.header) {
+      throw headerMismatch(part.name, cleanHeader(header), state.header!);
+    } else {
+      yield chunk.subarray(nl + 1);
     }
-    if (i < parts.length - 1 && last !== 10) yield new Uint8Array([10]);
+  }
+  if (!inHeader) return;
+  // A part that is only a header without a line end.
+  header = cleanHeader(header + decoder.decode());
+  if (first) {
+    state.header = header;
+    yield* pending;
+  } else if (header !== state.header) {
+    throw headerMismatch(part.name, header, state.header!);
   }
 }

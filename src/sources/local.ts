@@ -8,12 +8,18 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { concatParts, isSplitKey, partMatcher, splitIdentity } from "../_shared/split_month.ts";
-import { compressionOfName } from "../stage/decompress.ts";
 import { keyFor, type Pipeline } from "../contract/schema.ts";
 import { messageOf, RunError, type Step } from "../_shared/errors.ts";
 import { formatMonth, type Month } from "../contract/month.ts";
 import { shorten } from "../_shared/quote.ts";
-import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
+import {
+  monthFromKey,
+  type Published,
+  refuseCompressedParts,
+  type Source,
+  type SourceFile,
+  type SourcePart,
+} from "./source.ts";
 
 /** A {@link Source} over a local folder. */
 export class LocalSource implements Source {
@@ -48,7 +54,7 @@ export class LocalSource implements Source {
           : "not a regular file";
         throw new RunError("locate", `${path} is ${what}, not a CSV file`, {
           hint: info.isDirectory
-            ? "the month's key must name a file; move the CSV to this path (a split month is not supported yet: concatenate the parts into one file)"
+            ? "the month's key must name a file; move the CSV to this path (for a month in several files, put a * in the key's last segment: {yyyy}/{mm}/events-*.csv)"
             : "replace it with the month's CSV as a regular file (the worker does not read pipes or devices: a pipe would block the run)",
         });
       }
@@ -76,9 +82,6 @@ export class LocalSource implements Source {
     }
   }
 
-  /** Parts of the split months located so far, by their `url`. */
-  private readonly parts = new Map<string, string[]>();
-
   /**
    * A split month (`*` in the key's last segment): every regular file of
    * the folder matching it, in name order, as one {@link SourceFile} whose
@@ -94,29 +97,19 @@ export class LocalSource implements Source {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     }
-    const files: Array<{ name: string; file: SourceFile }> = [];
+    const parts: SourcePart[] = [];
     for (const name of names.sort()) {
       const file = await this.fileAt(join(dir, name), true);
-      if (file) files.push({ name, file });
+      if (file) parts.push({ name, url: file.scanPath, identity: file.identity, size: file.size });
     }
-    if (files.length === 0) return undefined;
-    if (files.some((f) => compressionOfName(f.name))) {
-      throw new RunError(
-        "locate",
-        `${path} matches compressed files; a split month must be plain CSV`,
-        {
-          hint: "decompress the parts, or concatenate them into one compressed file per month",
-        },
-      );
-    }
-    this.parts.set(path, files.map((f) => f.file.scanPath));
+    if (parts.length === 0) return undefined;
+    refuseCompressedParts(path, parts);
     return {
       url: path,
       scanPath: resolve(path),
-      identity: await splitIdentity(
-        files.map((f) => ({ name: f.name, identity: f.file.identity })),
-      ),
-      size: files.reduce((n, f) => n + f.file.size, 0),
+      identity: await splitIdentity(parts),
+      size: parts.reduce((n, p) => n + p.size, 0),
+      parts,
     };
   }
 
@@ -145,11 +138,10 @@ export class LocalSource implements Source {
 
   /** Opens the file for reading (a split month: its parts as one CSV, see `concatParts`). */
   async open(file: SourceFile): Promise<AsyncIterable<Uint8Array>> {
-    const parts = this.parts.get(file.url);
-    if (parts) {
-      return concatParts(parts.map((p) => ({
-        name: basename(p),
-        open: async () => (await Deno.open(p, { read: true })).readable,
+    if (file.parts) {
+      return concatParts(file.parts.map((p) => ({
+        name: p.name,
+        open: async () => (await Deno.open(p.url, { read: true })).readable,
       })));
     }
     const handle = await Deno.open(file.scanPath, { read: true });

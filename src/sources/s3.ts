@@ -9,6 +9,10 @@
  * metadata endpoint; every cloudOptions value is a string, because a single
  * non-string makes Polars drop them all.
  *
+ * A split month (`{yyyy}/{mm}/events-*.csv`) is the listing of its parts
+ * (ListObjectsV2 from the key's fixed prefix, paginated; ETag and size of
+ * each part in the identity), read as one CSV like the local folder's.
+ *
  * The S3 client is passed in (thin adapter): tests point one at a local server.
  *
  * @module
@@ -24,10 +28,25 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { keyFor, type Pipeline } from "../contract/schema.ts";
 import { RunError, type Step } from "../_shared/errors.ts";
 import { formatMonth, type Month } from "../contract/month.ts";
-import { isNetworkError, retry } from "../_shared/retry.ts";
-import { shorten } from "../_shared/quote.ts";
-import { isSplitKey } from "../_shared/split_month.ts";
+import { retry } from "../_shared/retry.ts";
+import { concatParts, isSplitKey } from "../_shared/split_month.ts";
 import { monthFromKey, type Published, type Source, type SourceFile } from "./source.ts";
+import {
+  describeS3Error,
+  isTransientS3Error,
+  polarsCloudCause,
+  type S3ErrorShape,
+} from "./s3_errors.ts";
+import {
+  type ListedObject,
+  listPrefix,
+  objectIdentity,
+  partsOfKey,
+  splitFile,
+  splitMonthsOf,
+} from "./_s3_split.ts";
+
+export { describeS3Error, isTransientS3Error, polarsCloudCause } from "./s3_errors.ts";
 
 /** Credentials handed to Polars. */
 export interface S3Credentials {
@@ -55,105 +74,8 @@ export interface S3SourceOptions {
   attempts?: number;
   /** First backoff delay in ms. Default 500. */
   baseDelayMs?: number;
-}
-
-interface S3ErrorShape {
-  name?: string;
-  Code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-  $response?: { headers?: Record<string, string> };
-}
-
-/** Whether an S3 error is worth retrying (5xx, throttling, network). */
-export function isTransientS3Error(error: unknown): boolean {
-  const e = error as S3ErrorShape;
-  const status = e?.$metadata?.httpStatusCode ?? 0;
-  if (status >= 500 || status === 429) return true;
-  if (
-    /SlowDown|Throttl|RequestTimeout|InternalError|ServiceUnavailable/i.test(
-      `${e?.name} ${e?.Code}`,
-    )
-  ) {
-    return true;
-  }
-  return isNetworkError(error);
-}
-
-/**
- * Turns an S3 (or Polars-on-S3) failure into a {@link RunError} that says
- * which of the usual causes it is.
- */
-export function describeS3Error(step: Step, url: string, bucket: string, error: unknown): RunError {
-  const e = error as S3ErrorShape;
-  const status = e?.$metadata?.httpStatusCode ?? 0;
-  // Errors of HEAD requests have no body: the SDK names them "Unknown".
-  const named = e?.name && !/^(Unknown|UnknownError|\d+)$/.test(e.name) ? e.name : "";
-  const detail = named || e?.Code
-    ? `${named} ${e?.Code ?? ""} ${e?.message ?? ""}`
-    : `${e?.message ?? String(error)}`;
-  const text = /UnknownError|^\s*$/.test(detail) && status
-    ? `HTTP ${status}`
-    : detail.replace(/\bUnknownError\b/, "").trim() || `HTTP ${status}`;
-  if (/NoSuchBucket/i.test(text)) {
-    return new RunError(step, `Cannot read ${url}: bucket '${bucket}' does not exist`, {
-      hint: "check AWS_BUCKET_NAME (and AWS_ENDPOINT_URL for S3-compatible stores)",
-      cause: error,
-    });
-  }
-  if (
-    status === 403 ||
-    /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
-  ) {
-    return new RunError(step, `Cannot read ${url}: access denied (${firstLine(text)})`, {
-      hint:
-        "check the credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE / role) and that they allow s3:GetObject and s3:ListBucket on the bucket",
-      cause: error,
-    });
-  }
-  if (
-    status === 301 ||
-    /PermanentRedirect|AuthorizationHeaderMalformed|wrong region|region/i.test(text)
-  ) {
-    const region = e?.$response?.headers?.["x-amz-bucket-region"];
-    return new RunError(
-      step,
-      `Cannot read ${url}: the bucket is in another region${region ? ` (${region})` : ""}`,
-      {
-        hint: "set AWS_REGION to the bucket's region",
-        cause: error,
-      },
-    );
-  }
-  const transient = isTransientS3Error(error);
-  return new RunError(step, `Cannot read ${url}: ${firstLine(text)}`, {
-    hint: transient
-      ? "S3 or the network failed repeatedly; run again later (nothing was loaded)"
-      : "check the bucket, the key and the credentials",
-    transient,
-    cause: error,
-  });
-}
-
-function firstLine(text: string): string {
-  return shorten(text.trim().split("\n")[0]!.replace(/\s+/g, " "), { limit: 300 });
-}
-
-/**
- * The short, useful part of a Polars object-store error, e.g.
- * `503 Service Unavailable` or `error sending request`.
- */
-export function polarsCloudCause(message: string): { status?: number; text: string } {
-  const status = /non-2xx status code: (\d{3})/.exec(message);
-  if (status) {
-    const phrase = /non-2xx status code: (\d{3} [A-Za-z ]+)/.exec(message);
-    return { status: Number(status[1]), text: phrase ? phrase[1]!.trim() : `HTTP ${status[1]}` };
-  }
-  if (/lacked the necessary privileges/.test(message)) return { status: 403, text: "HTTP 403" };
-  if (/not found/i.test(message)) return { status: 404, text: "not found" };
-  const http = /HTTP error: ([^(]+)/.exec(message);
-  if (http) return { text: http[1]!.trim() };
-  return { text: shorten(message.split("\n")[0]!, { limit: 300 }) };
+  /** Keys per ListObjectsV2 page (MaxKeys). Default: the server's (1,000 on S3). */
+  listPageSize?: number;
 }
 
 /** A {@link Source} over an S3 bucket. */
@@ -220,19 +142,20 @@ export class S3Source implements Source {
     return describeS3Error(step, file.url, this.options.bucket, error);
   }
 
-  /** HeadObject on the month's key. */
+  /** HeadObject on the month's key (a split key: the listing of its parts). */
   async locate(pipeline: Pipeline, month: Month): Promise<SourceFile> {
     const key = keyFor(pipeline, month.year, month.month);
     const url = this.url(key);
+    const missing = () =>
+      new RunError("locate", `No file for ${formatMonth(month)} at ${url}`, {
+        hint: `upload it (deno task upload --month ${
+          formatMonth(month)
+        } --pipeline ${pipeline.name} --file PATH) or check the key template`,
+      });
     if (isSplitKey(key)) {
-      throw new RunError(
-        "locate",
-        `Cannot read ${url}: split months (a * in the key) are read from a local folder only for now`,
-        {
-          hint:
-            "concatenate the parts into one object per month, or run the month from a local DATA_DIR",
-        },
-      );
+      const parts = partsOfKey(key, await this.listAll(listPrefix(key)), (k) => this.url(k));
+      if (parts.length === 0) throw missing();
+      return await splitFile(url, parts, await this.cloudOptions());
     }
     let head;
     try {
@@ -242,11 +165,7 @@ export class S3Source implements Source {
     } catch (error) {
       const e = error as S3ErrorShape;
       if (e?.$metadata?.httpStatusCode === 404 || /NotFound|NoSuchKey/.test(`${e?.name}`)) {
-        throw new RunError("locate", `No file for ${formatMonth(month)} at ${url}`, {
-          hint: `upload it (deno task upload --month ${
-            formatMonth(month)
-          } --pipeline ${pipeline.name} --file PATH) or check the key template`,
-        });
+        throw missing();
       }
       throw describeS3Error("locate", url, this.options.bucket, error);
     }
@@ -254,59 +173,105 @@ export class S3Source implements Source {
       url,
       scanPath: url,
       cloudOptions: await this.cloudOptions(),
-      identity: `etag:${(head.ETag ?? "").replaceAll('"', "")};size:${head.ContentLength ?? 0}`,
+      identity: objectIdentity(head.ETag, head.ContentLength),
       size: head.ContentLength ?? 0,
     };
   }
 
-  /** GetObject body as a byte stream. */
+  /**
+   * GetObject body as a byte stream. A split month: its parts one after
+   * another through `concatParts` (each part's header checked and dropped),
+   * each GET made when the part is reached.
+   */
   async open(file: SourceFile): Promise<AsyncIterable<Uint8Array>> {
-    const key = file.url.slice(`s3://${this.options.bucket}/`.length);
-    try {
-      const out = await this.withRetry(() =>
-        this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }))
-      );
-      return out.Body as unknown as AsyncIterable<Uint8Array>;
-    } catch (error) {
-      throw describeS3Error("read", file.url, this.options.bucket, error);
+    if (file.parts) {
+      return concatParts(file.parts.map((part) => ({
+        name: part.name,
+        open: () => this.get(part.url, part.identity),
+      })));
     }
+    return await this.get(file.url);
   }
 
-  /** Lists the keys matching the pipeline's template. */
-  async list(pipeline: Pipeline): Promise<Array<{ month: Month; file: SourceFile }>> {
-    const prefix = pipeline.key.slice(0, pipeline.key.indexOf("{"));
-    const found: Array<{ month: Month; file: SourceFile }> = [];
+  /**
+   * The body of the object at `url`. With `identity` (a split month's part),
+   * an object replaced since it was located is refused: the ledger would
+   * otherwise record parts that were not the ones read.
+   */
+  private async get(url: string, identity?: string): Promise<AsyncIterable<Uint8Array>> {
+    const key = url.slice(`s3://${this.options.bucket}/`.length);
+    let out;
+    try {
+      out = await this.withRetry(() =>
+        this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }))
+      );
+    } catch (error) {
+      throw describeS3Error("read", url, this.options.bucket, error);
+    }
+    if (identity && objectIdentity(out.ETag, out.ContentLength) !== identity) {
+      (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw new RunError("read", `Cannot read ${url}: the object changed since it was located`, {
+        hint: "a part was replaced during the run; run again (nothing was loaded)",
+        transient: true,
+      });
+    }
+    return out.Body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  /** Every object under `prefix` (ListObjectsV2, all pages). */
+  private async listAll(prefix: string): Promise<ListedObject[]> {
+    const found: ListedObject[] = [];
     let token: string | undefined;
-    const cloudOptions = await this.cloudOptions();
     do {
       const page = await this.withRetry(() =>
         this.client.send(
           new ListObjectsV2Command({
             Bucket: this.options.bucket,
             Prefix: prefix,
+            ...(this.options.listPageSize ? { MaxKeys: this.options.listPageSize } : {}),
             ...(token ? { ContinuationToken: token } : {}),
           }),
         )
       ).catch((error) => {
         throw describeS3Error("locate", this.url(prefix), this.options.bucket, error);
       });
-      for (const object of page.Contents ?? []) {
-        const month = object.Key ? monthFromKey(pipeline.key, object.Key) : undefined;
-        if (!month || !object.Key) continue;
-        const url = this.url(object.Key);
-        found.push({
-          month,
-          file: {
-            url,
-            scanPath: url,
-            cloudOptions,
-            identity: `etag:${(object.ETag ?? "").replaceAll('"', "")};size:${object.Size ?? 0}`,
-            size: object.Size ?? 0,
-          },
-        });
+      for (const o of page.Contents ?? []) {
+        if (o.Key) found.push({ key: o.Key, etag: o.ETag ?? "", size: o.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+    return found;
+  }
+
+  /** Lists the keys matching the pipeline's template (a split month once, with its parts). */
+  async list(pipeline: Pipeline): Promise<Array<{ month: Month; file: SourceFile }>> {
+    const objects = await this.listAll(pipeline.key.slice(0, pipeline.key.indexOf("{")));
+    const cloudOptions = await this.cloudOptions();
+    const found: Array<{ month: Month; file: SourceFile }> = [];
+    if (isSplitKey(pipeline.key)) {
+      for (const { month, objects: theirs } of splitMonthsOf(pipeline.key, objects)) {
+        const key = keyFor(pipeline, month.year, month.month);
+        const parts = partsOfKey(key, theirs, (k) => this.url(k));
+        // A month with a compressed part is left out, as the local source does.
+        const file = await splitFile(this.url(key), parts, cloudOptions).catch(() => undefined);
+        if (file) found.push({ month, file });
+      }
+    }
+    for (const object of isSplitKey(pipeline.key) ? [] : objects) {
+      const month = monthFromKey(pipeline.key, object.key);
+      if (!month) continue;
+      const url = this.url(object.key);
+      found.push({
+        month,
+        file: {
+          url,
+          scanPath: url,
+          cloudOptions,
+          identity: objectIdentity(object.etag, object.size),
+          size: object.size,
+        },
+      });
+    }
     return found.sort((a, b) => (a.month.year - b.month.year) || (a.month.month - b.month.month));
   }
 

@@ -7,8 +7,10 @@
  */
 
 import type { Pipeline } from "../contract/schema.ts";
-import type { RunError, Step } from "../_shared/errors.ts";
+import type { Step } from "../_shared/errors.ts";
 import type { Month } from "../contract/month.ts";
+import { RunError } from "../_shared/errors.ts";
+import { compressionOfName } from "../stage/decompress.ts";
 
 /** One month's file, located and identified. */
 export interface SourceFile {
@@ -19,6 +21,24 @@ export interface SourceFile {
   /** Polars cloud options (every value a string), for `s3://` paths. */
   cloudOptions?: Record<string, string>;
   /** Identity of the content: `etag:...` or `size:...;mtime:...`. A change means a reload. */
+  identity: string;
+  /** Size in bytes (a split month: of all its parts). */
+  size: number;
+  /**
+   * A split month's parts (`*` in the key), in name order; absent for a
+   * single file. `url` and `identity` are then the month's (the key with its
+   * `*`, and every part's identity listed, see `splitIdentity`).
+   */
+  parts?: readonly SourcePart[];
+}
+
+/** One file of a split month. */
+export interface SourcePart {
+  /** Name (last segment of the path or key), e.g. `events-1.csv`. */
+  name: string;
+  /** Address of the part: a path or an `s3://` URL. */
+  url: string;
+  /** Identity of the part: `etag:...;size:...` or `size:...;mtime:...`. */
   identity: string;
   /** Size in bytes. */
   size: number;
@@ -83,4 +103,16 @@ export function monthFromKey(template: string, key: string): Month | undefined {
   const match = new RegExp(pattern).exec(key);
   if (!match?.groups) return undefined;
   return { year: Number(match.groups.yyyy), month: Number(match.groups.mm) };
+}
+
+/**
+ * Refuses a split month with a compressed part (parts are read as plain CSV).
+ *
+ * @throws {RunError} step `locate`
+ */
+export function refuseCompressedParts(url: string, parts: readonly SourcePart[]): void {
+  if (!parts.some((p) => compressionOfName(p.name))) return;
+  throw new RunError("locate", `${url} matches compressed files; a split month must be plain CSV`, {
+    hint: "decompress the parts, or concatenate them into one compressed file per month",
+  });
 }

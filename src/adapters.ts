@@ -10,6 +10,7 @@
  */
 
 import type { Config } from "./config/types.ts";
+import type { DynamoDBClient } from "./sinks/dynamodb.ts";
 import { messageOf, RunError } from "./_shared/errors.ts";
 import {
   assertReadStatement,
@@ -254,6 +255,26 @@ export async function openReadOnlySql(
       };
     }
   }
+}
+
+/**
+ * The DynamoDB client models publish with, made on first use; undefined
+ * when no AWS region and no `AWS_ENDPOINT_URL_DYNAMODB` is configured (the
+ * embedded default: publishing is skipped with a note).
+ */
+export async function openDynamo(config: Config): Promise<(() => DynamoDBClient) | undefined> {
+  const wanted = config.pipelines.some((p) => p.models?.some((m) => m.publish?.dynamodb));
+  const endpoint = config.aws.dynamodbEndpoint;
+  if (!wanted || (!config.aws.region && !endpoint)) return undefined;
+  const { DynamoDBClient: Client } = await import("@aws-sdk/client-dynamodb");
+  let client: DynamoDBClient | undefined;
+  const region = config.aws.region ?? "us-east-1";
+  return () =>
+    client ??= new Client({
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      credentials: awsCredentials(config, region),
+    });
 }
 
 /** The notifier the configuration selects. */

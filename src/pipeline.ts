@@ -20,6 +20,8 @@ import type { PathContext, RunDeps, RunOptions } from "./pipeline/deps.ts";
 import { InterruptedError } from "./pipeline/interrupt.ts";
 import { stageAndLoad } from "./pipeline/local.ts";
 import { pushdownMonth } from "./pipeline/pushdown.ts";
+import { locateInputs, stageAndLoadMulti } from "./pipeline/multi.ts";
+import { isMulti } from "./contract/inputs.ts";
 
 export type { RunDeps, RunOptions } from "./pipeline/deps.ts";
 export { InterruptedError } from "./pipeline/interrupt.ts";
@@ -198,7 +200,8 @@ export async function runMonth(
       await prepareOnce(warehouse!, pipeline);
       step = "locate";
     }
-    const file = await deps.source.locate(pipeline, month);
+    const located = isMulti(pipeline) ? await locateInputs(deps, pipeline, month) : undefined;
+    const file = located?.file ?? await deps.source.locate(pipeline, month);
     report.source = { url: file.url, identity: file.identity, size: file.size };
     logger.info("located {url} ({size} bytes)", {
       url: file.url,
@@ -226,7 +229,8 @@ export async function runMonth(
       ledger: (r) => ledgerOf(r, "succeeded", now()),
       logger,
     };
-    if (warehouse?.pushdown && !options.dryRun) {
+    if (located) await stageAndLoadMulti(deps, pipeline, month, report, ctx, located);
+    else if (warehouse?.pushdown && !options.dryRun) {
       await pushdownMonth(deps, pipeline, month, report, ctx);
     } else await stageAndLoad(deps, pipeline, month, report, ctx);
   } catch (error) {

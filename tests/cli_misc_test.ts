@@ -15,7 +15,7 @@ import { UsageError } from "../src/_shared/errors.ts";
 import { workspace } from "./support/workspace.ts";
 
 Deno.test("generate writes deterministic months for every pipeline, with malformed rows on request", async () => {
-  await using ws = await workspace();
+  await using ws = await workspace({ multiTable: true });
   const config = await loadConfig({ env: { ...ws.env, LOG_LEVEL: "error" } });
   const printed: string[] = [];
   const now = () => new Date("2021-06-01T00:00:00Z");
@@ -36,8 +36,11 @@ Deno.test("generate writes deterministic months for every pipeline, with malform
     }),
     0,
   );
-  assert.equal(printed.length, 4);
+  assert.equal(printed.filter((l) => /(events|transactions)\.csv/.test(l)).length, 4);
   assert.match(printed[0]!, /2021\/01\/events\.csv: 2,000 rows, [\d,]+ bytes/);
+  // The multi-table examples: every input, the reference files written once and then kept.
+  assert.ok(printed.some((l) => /2021\/02\/shop\/order_items\.csv: [\d,]+ rows/.test(l)));
+  assert.ok(printed.some((l) => /reference\/sales\/staff\.csv: kept/.test(l)));
   const tx = await Deno.readTextFile(join(ws.dataDir, "2021/02/transactions.csv"));
   assert.match(tx, /^transaction_id,booked_at,account_id,email,country,amount,currency,status\n/);
   assert.equal(tx.trim().split("\n").length, 2001);

@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadConfig, selectPipelines } from "../src/config/load.ts";
 import { ConfigError, UsageError } from "../src/_shared/errors.ts";
+import { copyTree } from "./support/workspace.ts";
 
 async function withPipelines(json: unknown): Promise<string> {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "pipelines.json");
+  // The shipped multi-table pipelines read their models beside the file.
+  await copyTree("config/models", join(dir, "models"));
   await Deno.writeTextFile(path, typeof json === "string" ? json : JSON.stringify(json));
   return path;
 }
@@ -23,6 +26,8 @@ Deno.test("loadConfig() with no environment selects the embedded default", async
   assert.deepEqual(c.pipelines.map((p) => [p.name, p.table, p.compiled.sql]), [
     ["events", "events", `"amount" > 500`],
     ["transactions", "transactions", `"amount" > 500`],
+    ["shop", "shop", "TRUE"],
+    ["sales", "sales", "TRUE"],
   ]);
   assert.equal(c.schedule, "0 10 1 * *");
   assert.equal(c.port, 8080);
@@ -96,7 +101,12 @@ Deno.test("loadConfig() reports an invalid predicate with the pipeline's field",
 
 Deno.test("loadConfig() applies TABLE_NAME to the first pipeline and refuses a clash", async () => {
   const c = await loadConfig({ env: { TABLE_NAME: "big_events" } });
-  assert.deepEqual(c.pipelines.map((p) => p.table), ["big_events", "transactions"]);
+  assert.deepEqual(c.pipelines.map((p) => p.table), [
+    "big_events",
+    "transactions",
+    "shop",
+    "sales",
+  ]);
   const clash = problemsOf(
     await loadConfig({ env: { TABLE_NAME: "transactions" } }).catch((e) => e),
   );
@@ -144,11 +154,12 @@ Deno.test("loadConfig() selects PostgreSQL and Redshift from their variables", a
 
 Deno.test("selectPipelines() returns all, one, or a usage error naming the declared ones", async () => {
   const c = await loadConfig({ env: {} });
-  assert.equal(selectPipelines(c, undefined).length, 2);
+  assert.equal(selectPipelines(c, undefined).length, 4);
   assert.equal(selectPipelines(c, "transactions")[0]!.name, "transactions");
   assert.throws(
     () => selectPipelines(c, "x"),
-    (e: unknown) => e instanceof UsageError && /declared: events, transactions/.test(e.message),
+    (e: unknown) =>
+      e instanceof UsageError && /declared: events, transactions, shop, sales/.test(e.message),
   );
 });
 
@@ -173,7 +184,7 @@ Deno.test("the contract refuses duplicate, reserved and dangling names, each at 
     /pipelines\[0\]\.derived\[1\]\.from .*'amount' must be a declared string column/,
   );
   assert.match(text, /pipelines\[0\]\.sort_key .*'nope' is not a declared column/);
-  assert.match(text, /pipelines\[2\]\.name .*duplicate pipeline 'transactions'/);
+  assert.match(text, /pipelines\[4\]\.name .*duplicate pipeline 'transactions'/);
 });
 
 Deno.test("loadConfig() warns about set variables it does not read, with a did-you-mean", async () => {

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import pl from "nodejs-polars";
 import {
+  executeSql,
   nativeExpr,
   strToDate,
   strToDatetime,
@@ -108,4 +109,15 @@ Deno.test("strToDate() parses whole dates only; a bad value is null", () => {
   const day = Date.UTC(2021, 1, 3) / 86_400_000;
   assert.deepEqual(days.map((r) => r.iso), [day, null, null, null, null, null], HINT);
   assert.deepEqual(days.map((r) => r.declared), [null, null, null, day, null, null], HINT);
+});
+
+Deno.test("executeSql() throws Polars' own error for a bad query (nodejs-polars returns it as _ldf)", async () => {
+  const ctx = pl.SQLContext({ t: pl.DataFrame({ a: [1, 2] }).lazy() });
+  assert.throws(() => executeSql(ctx, "SELECT nope FROM t"), /unable to find column "nope"/);
+  assert.throws(() => executeSql(ctx, "SELECT * FROM missing"), /relation 'missing' was not found/);
+  // Without the escape hatch the wrapper hides the error behind a TypeError.
+  const raw = ctx.execute("SELECT nope FROM t") as unknown as { _ldf: unknown };
+  assert.ok(raw._ldf instanceof Error);
+  const ok = await executeSql(ctx, "SELECT a * 2 AS b FROM t").collect();
+  assert.deepEqual(ok.getColumn("b").toArray(), [2, 4]);
 });

@@ -19,6 +19,7 @@ export const FAULT_POINTS = [
   "after_stage",
   "before_load",
   "before_commit",
+  "between_tables",
   "after_commit",
   "before_notify",
 ] as const;

@@ -21,7 +21,7 @@
  */
 
 import pl from "nodejs-polars";
-import type { Expr } from "./polars.ts";
+import type { Expr, LazyFrame } from "./polars.ts";
 
 /**
  * The native expression behind a nodejs-polars `Expr` (its private `_expr`
@@ -87,4 +87,19 @@ export function strToDatetime(input: Expr, format: string, timeZone: string | un
  */
 export function strToDate(input: Expr, format: string): Expr {
   return wrapNativeExpr(nativeExpr(input).strToDate(format, false, true, false));
+}
+
+/**
+ * Runs one SQL query in a Polars `SQLContext`. nodejs-polars 0.25.2's
+ * `SQLContext.execute` does not throw on a bad query: the native call
+ * returns an `Error`, which the wrapper stores as the frame's private
+ * `_ldf`, and the failure surfaces later as "_ldf.collect is not a
+ * function". This reads `_ldf` and throws the native error instead, with
+ * Polars' own message (`unable to find column "x"`, `relation 'y' was not found`).
+ */
+export function executeSql(ctx: { execute(query: string): LazyFrame }, query: string): LazyFrame {
+  const lf = ctx.execute(query);
+  const native = (lf as unknown as { _ldf: unknown })._ldf;
+  if (native instanceof Error) throw native;
+  return lf;
 }

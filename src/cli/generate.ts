@@ -16,6 +16,11 @@ import { formatMonth } from "../contract/month.ts";
 import { writeGenerated } from "../generate/rows.ts";
 import { count } from "../notify/report.ts";
 import { monthsFromFlags, parseFlags } from "./args.ts";
+import { type InputPipeline, isMulti } from "../contract/inputs.ts";
+import type { Month } from "../contract/month.ts";
+import type { ResolvedPipeline } from "../config/types.ts";
+import { generateInputs } from "../generate/multi.ts";
+import { toCsv } from "../generate/tables.ts";
 
 /** Help text of `generate`. */
 export const GENERATE_HELP = `Usage: deno task generate --month YYYY-MM [options]
@@ -24,7 +29,8 @@ Writes a synthetic month for each pipeline (deterministic: same month, same rows
 
 Options:
   --month YYYY-MM   month to generate (or --from/--to)
-  --rows N          data rows per file (default 10000)
+  --rows N          data rows per file (default 10000; one-file pipelines)
+  --orders N        orders per month of the shop and sales examples (default 240 / 150)
   --bad-rows N      malformed rows to mix in (default 0)
   --pipeline NAME   only this pipeline
   --out DIR         root folder (default: DATA_DIR, i.e. datasets)
@@ -59,6 +65,7 @@ export async function generateCommand(
     from: { type: "string" },
     to: { type: "string" },
     rows: { type: "string" },
+    orders: { type: "string" },
     "bad-rows": { type: "string" },
     pipeline: { type: "string" },
     out: { type: "string" },
@@ -80,8 +87,12 @@ export async function generateCommand(
     const existing = [];
     for (const pipeline of pipelines) {
       for (const month of months) {
-        const path = join(out, keyFor(pipeline, month.year, month.month));
-        if (await Deno.stat(path).then(() => true, () => false)) existing.push(path);
+        // A reference input is the same every month: an existing one is kept, not refused.
+        const keys = isMulti(pipeline) ? pipeline.inputs.filter((i) => i.monthly) : [pipeline];
+        for (const p of keys) {
+          const path = join(out, keyFor(p, month.year, month.month));
+          if (await Deno.stat(path).then(() => true, () => false)) existing.push(path);
+        }
       }
     }
     if (existing.length) {
@@ -95,6 +106,13 @@ export async function generateCommand(
   }
   for (const pipeline of pipelines) {
     for (const month of months) {
+      if (isMulti(pipeline)) {
+        const orders = flags.orders === undefined
+          ? undefined
+          : positiveInt(flags.orders, "--orders", 0);
+        await writeInputs(pipeline, month, { out, orders, force: flags.force ?? false, print });
+        continue;
+      }
       const path = join(out, keyFor(pipeline, month.year, month.month));
       await Deno.mkdir(dirname(path), { recursive: true });
       const started = performance.now();
@@ -120,4 +138,33 @@ export async function generateCommand(
     }
   }
   return 0;
+}
+
+/** Writes every input of a multi-table month (reference files only when missing, or with --force). */
+async function writeInputs(
+  pipeline: ResolvedPipeline & { inputs: InputPipeline[] },
+  month: Month,
+  o: { out: string; orders: number | undefined; force: boolean; print: (line: string) => void },
+): Promise<void> {
+  const tables = generateInputs(pipeline.generator ?? pipeline.name, month, o.orders);
+  for (const input of pipeline.inputs) {
+    const table = tables[input.input];
+    if (!table) {
+      throw new UsageError(
+        `Cannot generate input '${input.input}' of ${pipeline.name}: generator '${
+          pipeline.generator ?? pipeline.name
+        }' makes ${Object.keys(tables).join(", ")}`,
+      );
+    }
+    const path = join(o.out, keyFor(input, month.year, month.month));
+    const exists = await Deno.stat(path).then(() => true, () => false);
+    if (!input.monthly && exists && !o.force) {
+      o.print(`${path}: kept (a reference file; --force replaces it)`);
+      continue;
+    }
+    await Deno.mkdir(dirname(path), { recursive: true });
+    const csv = toCsv(table);
+    await Deno.writeTextFile(path, csv);
+    o.print(`${path}: ${count(table.rows.length)} rows, ${count(csv.length)} bytes`);
+  }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { openNotifier, openSource, openWarehouse } from "../adapters.ts";
+import { openDynamo, openNotifier, openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig, selectPipelines } from "../config/load.ts";
 import { bootstrap } from "./bootstrap.ts";
 import { failUnreachable, runMonth } from "../pipeline.ts";
@@ -108,6 +108,7 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
 
   const source = await openSource(config);
   const notifier = await openNotifier(config);
+  const dynamo = await openDynamo(config);
   const reports: RunReport[] = [];
   let warehouse: Warehouse | undefined;
   try {
@@ -143,7 +144,7 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
           `${pipeline.name} ${formatMonth(month)}`,
           options.progress,
           (tmpDir) =>
-            runMonth({ source, warehouse, notifier, now, tmpDir }, pipeline, month, {
+            runMonth({ source, warehouse, notifier, now, tmpDir, dynamo }, pipeline, month, {
               dryRun,
               force: flags.force ?? false,
             }),

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { holdWarehouse, openNotifier, openSource, openWarehouse } from "../adapters.ts";
+import { holdWarehouse, openDynamo, openNotifier, openSource, openWarehouse } from "../adapters.ts";
 import { type Config, loadConfig } from "../config/load.ts";
 import { ConfigError, messageOf } from "../_shared/errors.ts";
 import { log, redact } from "../_shared/log.ts";
@@ -204,6 +204,7 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
       source,
       warehouse,
       notifier,
+      dynamo: await openDynamo(config),
       ...(options.now ? { now: options.now } : {}),
     });
     const r = await scheduler.tick(trigger);

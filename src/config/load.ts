@@ -17,6 +17,9 @@ import {
   predicateColumns,
 } from "../contract/schema.ts";
 import { compilePredicate, PredicateError } from "../contract/predicate.ts";
+import { isMulti } from "../contract/inputs.ts";
+import { resolveModels } from "./models.ts";
+import { dirname, join } from "node:path";
 import { unknownVariables } from "./unknown_env.ts";
 import { pushdownUnsupported } from "../sinks/redshift/pushdown_sql.ts";
 import { quote } from "../_shared/quote.ts";
@@ -53,6 +56,7 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
   AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/ }).optional(),
   AWS_ENDPOINT_URL_SNS: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_ENDPOINT_URL_DYNAMODB: z.url({ protocol: /^https?$/ }).optional(),
   AWS_ENDPOINT_URL_REDSHIFT_DATA: z.url({ protocol: /^https?$/ }).optional(),
   AWS_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).optional(),
   AWS_ACCESS_KEY_ID: z.string().optional(),
@@ -176,6 +180,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     e,
     problems,
   );
+  await addModels(pipelines, e.PIPELINES_FILE, problems);
   const warehouse = resolveWarehouse(e, pipelines, problems);
   const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? e.REDSHIFT_REGION_CLUSTER;
   const secrets = secretsOf(e, region, problems);
@@ -228,9 +233,24 @@ function resolvePipelines(
       });
     }
     tables.set(table.toLowerCase(), p.name);
+    for (const input of p.inputs?.filter((x) => x.loaded) ?? []) {
+      const other = tables.get(input.table.toLowerCase());
+      if (other) {
+        problems.push({
+          field: `pipelines[${i}].inputs.${input.input}.table`,
+          source: e.PIPELINES_FILE,
+          message: `table '${input.table}' is already used by pipeline '${other}'`,
+        });
+      }
+      tables.set(input.table.toLowerCase(), p.name);
+    }
     try {
       const compiled = compilePredicate(p.predicate, predicateColumns(p));
-      pipelines.push({ ...p, table, compiled });
+      const inputs = p.inputs?.map((x) => ({
+        ...x,
+        compiled: compilePredicate(x.predicate, predicateColumns(x)),
+      }));
+      pipelines.push({ ...p, table, compiled, ...(inputs ? { inputs } : {}) });
     } catch (error) {
       if (!(error instanceof PredicateError)) throw error;
       problems.push({
@@ -242,6 +262,44 @@ function resolvePipelines(
   });
 
   return pipelines;
+}
+
+/**
+ * Reads and checks the SQL models of each multi-table pipeline, from
+ * `models/<pipeline>/` beside the pipelines file (`config/models/...`).
+ */
+async function addModels(
+  pipelines: ResolvedPipeline[],
+  pipelinesFile: string,
+  problems: ConfigProblem[],
+): Promise<void> {
+  const dir = join(dirname(pipelinesFile), "models");
+  for (const p of pipelines) {
+    if (!isMulti(p)) continue;
+    const found = await resolveModels(p, dir, pipelinesFile);
+    p.models = found.models;
+    for (const m of found.problems) {
+      problems.push({
+        field: `pipelines.${p.name}.models`,
+        source: m.line ? `${m.file}:${m.line}` : m.file,
+        message: m.message,
+      });
+    }
+    for (const m of found.models) {
+      if (
+        pipelines.some((q) =>
+          q.table === m.name || q.inputs?.some((i) => i.loaded && i.table === m.name)
+        )
+      ) {
+        problems.push({
+          field: `pipelines.${p.name}.models`,
+          source: m.file,
+          message:
+            `model '${m.name}' would load table '${m.name}', which another table already uses: rename the file`,
+        });
+      }
+    }
+  }
 }
 
 /** The warehouse the variables select: Redshift, PostgreSQL, or the embedded PGlite. */
@@ -296,6 +354,8 @@ function resolveWarehouse(
     }
     if (strategy === "pushdown") {
       pipelines.forEach((p) => {
+        // A multi-table month is staged here and loaded from Parquet whatever the strategy.
+        if (isMulti(p)) return;
         const unsupported = pushdownUnsupported(p);
         if (unsupported.length === 0) return;
         problems.push({
@@ -362,6 +422,7 @@ function awsSettings(e: Env, region: string | undefined): AwsConfig {
     ...(e.AWS_ENDPOINT_URL ? { endpoint: e.AWS_ENDPOINT_URL } : {}),
     ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
     ...(e.AWS_ENDPOINT_URL_SNS ? { snsEndpoint: e.AWS_ENDPOINT_URL_SNS } : {}),
+    ...(e.AWS_ENDPOINT_URL_DYNAMODB ? { dynamodbEndpoint: e.AWS_ENDPOINT_URL_DYNAMODB } : {}),
     ...(e.AWS_ENDPOINT_URL_REDSHIFT_DATA
       ? { redshiftDataEndpoint: e.AWS_ENDPOINT_URL_REDSHIFT_DATA }
       : {}),

@@ -53,6 +53,8 @@ export interface AwsConfig {
   s3Endpoint?: string;
   /** `AWS_ENDPOINT_URL_SNS`, SNS only. */
   snsEndpoint?: string;
+  /** `AWS_ENDPOINT_URL_DYNAMODB`, DynamoDB only (models' `publish`). */
+  dynamodbEndpoint?: string;
   /** `AWS_ENDPOINT_URL_REDSHIFT_DATA`, Redshift Data API only. */
   redshiftDataEndpoint?: string;
   /** Path-style S3 addressing (`AWS_S3_FORCE_PATH_STYLE`), needed by most S3-compatible servers. */

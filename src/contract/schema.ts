@@ -18,12 +18,14 @@ import {
   resolveNames,
 } from "./pipeline_checks.ts";
 import { WRITE_MODES, type WriteSpec } from "./write.ts";
+import type { InputPipeline, Model, ModelOptions } from "./inputs.ts";
 
 export * from "./columns.ts";
 export * from "./roles.ts";
 export * from "./output.ts";
 export * from "./write.ts";
 export * from "./pipeline_checks.ts";
+export * from "./inputs.ts";
 
 /** One pipeline: a monthly file, its contract, its predicate, its table. */
 export interface Pipeline {
@@ -84,6 +86,12 @@ export interface Pipeline {
   roles?: Roles | undefined;
   /** How each month is written to the table (see {@link WriteSpec}). Default `replace_month`. */
   write: WriteSpec;
+  /** A multi-table pipeline's inputs (see `contract/inputs.ts`). */
+  inputs?: InputPipeline[] | undefined;
+  /** A multi-table pipeline's models, in dependency order (filled in by `config/models.ts`). */
+  models?: Model[] | undefined;
+  /** A multi-table pipeline's model options, by model name, as declared. */
+  model_options?: Record<string, ModelOptions> | undefined;
 }
 
 /** zod rule for a table or column name (an {@link IDENTIFIER}). */
@@ -209,6 +217,42 @@ const PipelineSchema = z.strictObject({
     checkWrite(p, ctx);
   });
 
+const ReferenceSchema = z.strictObject({
+  /** A declared column of the input. */
+  column: identifier,
+  /** The input it points to. */
+  input: identifier,
+  /** The column of that input. */
+  to: identifier,
+});
+
+const ModelOptionsSchema = z.strictObject({
+  /** How the model's table is written. */
+  write: WriteSchema,
+  /** Second sinks. */
+  publish: z.strictObject({
+    dynamodb: z.strictObject({
+      table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name"),
+      key: z.array(identifier).min(1).max(2),
+    }).optional(),
+  }).optional(),
+});
+
+const MultiSchema = z.strictObject({
+  /** Unique name. */
+  name: identifier,
+  /** First month the scheduler catches up from. */
+  start_month: yearMonth.optional(),
+  /** Day of the following month by which the monthly inputs are due. */
+  due_by_day: z.number().int().min(1).max(28).optional(),
+  /** Generator for `deno task generate`. */
+  generator: z.string().optional(),
+  /** The inputs (each validated like a one-file pipeline). */
+  inputs: z.array(z.unknown()).min(1),
+  /** Options of the models found in `config/models/<name>/`. */
+  models: z.record(identifier, ModelOptionsSchema).default({}),
+});
+
 const PipelinesFileSchema = z.strictObject({
   /** Optional JSON-schema pointer for editors. */
   $schema: z.string().optional(),
@@ -251,6 +295,17 @@ export function parsePipelinesFile(json: unknown): ParsedPipelines {
   const issues: FileIssue[] = [];
   const names = new Set<string>();
   const pipelines = file.data.pipelines.map((raw, i) => {
+    if (raw && typeof raw === "object" && "inputs" in raw) {
+      const multi = parseMulti(raw, (found) => issues.push(...toIssues(found, ["pipelines", i])));
+      if (multi && names.has(multi.name)) {
+        issues.push({
+          path: ["pipelines", i, "name"],
+          message: `duplicate pipeline '${multi.name}'`,
+        });
+      }
+      if (multi) names.add(multi.name);
+      return multi;
+    }
     const parsed = PipelineSchema.safeParse(raw);
     if (!parsed.success) {
       issues.push(...toIssues(parsed.error.issues, ["pipelines", i]));
@@ -264,4 +319,105 @@ export function parsePipelinesFile(json: unknown): ParsedPipelines {
     return p;
   });
   return { pipelines, issues };
+}
+
+type Issues = ReadonlyArray<{ path: PropertyKey[]; message: string }>;
+
+/**
+ * A multi-table pipeline: each input parsed as a one-file pipeline (a
+ * reference input's key needs no `{yyyy}`/`{mm}`; an input without `table`
+ * is checked but not loaded), then the references checked against the
+ * inputs. Undefined when anything is wrong (reported through `report`).
+ */
+function parseMulti(raw: object, report: (issues: Issues) => void): Pipeline | undefined {
+  const parsed = MultiSchema.safeParse(raw);
+  if (!parsed.success) return void report(parsed.error.issues);
+  const m = parsed.data;
+  const inputs: InputPipeline[] = [];
+  let broken = false;
+  m.inputs.forEach((rawInput, i) => {
+    const at = (issues: Issues) =>
+      report(issues.map((x) => ({ ...x, path: ["inputs", i, ...x.path] })));
+    if (!rawInput || typeof rawInput !== "object") {
+      broken = true;
+      return at([{ path: [], message: "must be an object" }]);
+    }
+    const { references = [], table, key, ...rest } = rawInput as Record<string, unknown>;
+    const monthly = typeof key === "string" && key.includes("{yyyy}");
+    const refs = z.array(ReferenceSchema).safeParse(references);
+    const keyText = typeof key === "string" ? key : "";
+    const one = PipelineSchema.safeParse({
+      predicate: "TRUE",
+      ...rest,
+      key: monthly ? keyText : `{yyyy}/{mm}/${keyText}`,
+      table: table ?? `${m.name}_${String(rest.name ?? "input")}`,
+    });
+    if (!refs.success) {
+      at(refs.error.issues.map((x) => ({ ...x, path: ["references", ...x.path] })));
+    }
+    if (typeof key !== "string" || key === "" || key.startsWith("/") || key.includes("..")) {
+      at([{ path: ["key"], message: "must be a relative path, e.g. reference/products.csv" }]);
+    }
+    if (!one.success) at(one.error.issues);
+    if (!refs.success || !one.success || typeof key !== "string") return void (broken = true);
+    inputs.push({
+      ...one.data,
+      key,
+      input: one.data.name,
+      monthly,
+      loaded: table !== undefined,
+      references: refs.data,
+    });
+  });
+  if (broken) return undefined;
+  const problems = referenceProblems(inputs);
+  if (problems.length) return void report(problems);
+  const first = inputs.find((i) => i.monthly);
+  if (!first) {
+    return void report([{
+      path: ["inputs"],
+      message: "needs at least one monthly input (a key with {yyyy} and {mm})",
+    }]);
+  }
+  return {
+    ...first,
+    name: m.name,
+    table: m.name,
+    predicate: "TRUE",
+    start_month: m.start_month,
+    due_by_day: m.due_by_day,
+    generator: m.generator,
+    write: { mode: "replace_month", snapshot: false },
+    inputs,
+    model_options: m.models,
+  };
+}
+
+/** References naming an unknown input or column, inputs named twice, tables used twice. */
+function referenceProblems(inputs: InputPipeline[]): Issues {
+  const out: Array<{ path: PropertyKey[]; message: string }> = [];
+  const byName = new Map(inputs.map((p) => [p.input, p]));
+  inputs.forEach((p, i) => {
+    if (inputs.findIndex((q) => q.input === p.input) !== i) {
+      out.push({ path: ["inputs", i, "name"], message: `input '${p.input}' is declared twice` });
+    }
+    p.references.forEach((r, j) => {
+      const path = ["inputs", i, "references", j];
+      const target = byName.get(r.input);
+      if (!p.columns.some((c) => c.name === r.column)) {
+        out.push({
+          path: [...path, "column"],
+          message: `'${r.column}' is not a column of ${p.input}`,
+        });
+      } else if (!target) {
+        out.push({
+          path: [...path, "input"],
+          message: `'${r.input}' is not an input (inputs: ${[...byName.keys()].join(", ")})`,
+        });
+      } else if (!target.columns.some((c) => c.name === r.to)) {
+        out.push({ path: [...path, "to"], message: `'${r.to}' is not a column of ${r.input}` });
+      }
+    });
+  });
+  return out;
 }

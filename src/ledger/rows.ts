@@ -111,3 +111,28 @@ export function toLedgerRow(r: Record<string, unknown>): LedgerRow {
     heartbeat_at: date(r.heartbeat_at),
   };
 }
+
+/** The per-table ledger of multi-table months: one row per input and model of a run. */
+export const RUN_TABLES_TABLE = "etl_run_tables";
+
+/** One input or model of a multi-table run. */
+export interface RunTableRow {
+  /** The run. */
+  run_id: string;
+  /** `input` or `model`. */
+  kind: "input" | "model";
+  /** The input's or model's name. */
+  name: string;
+  /** The table it was loaded into (null for an input that is checked but not loaded). */
+  table_name: string | null;
+  /** Where an input was read from (null for a model). */
+  source_url: string | null;
+  /** The input file's identity (ETag, or size and mtime), so a change to any input reloads. */
+  source_identity: string | null;
+  /** Rows read (an input's data rows; a model's rows). */
+  rows_in: number;
+  /** Rows quarantined (contract and references). */
+  rows_rejected: number;
+  /** Rows loaded into `table_name`. */
+  rows_loaded: number;
+}

@@ -7,7 +7,13 @@
  */
 
 import { type Dialect, type Statement } from "../_shared/sql.ts";
-import { LEDGER_COLUMNS, LEDGER_TABLE, type LedgerRow } from "./rows.ts";
+import {
+  LEDGER_COLUMNS,
+  LEDGER_TABLE,
+  type LedgerRow,
+  RUN_TABLES_TABLE,
+  type RunTableRow,
+} from "./rows.ts";
 
 /** `CREATE TABLE IF NOT EXISTS` for the ledger. */
 export function createLedgerTable(dialect: Dialect): string[] {
@@ -166,4 +172,52 @@ export function setNotification(runId: string, value: string): Statement {
     sql: `UPDATE ${LEDGER_TABLE} SET notification = $2 WHERE run_id = $1`,
     params: [runId, value],
   };
+}
+
+/** `CREATE TABLE IF NOT EXISTS` for the per-table ledger of multi-table months. */
+export function createRunTablesTable(dialect: Dialect): string {
+  const text = dialect === "redshift" ? "VARCHAR(1024)" : "TEXT";
+  return `CREATE TABLE IF NOT EXISTS ${RUN_TABLES_TABLE} (
+  run_id VARCHAR(64) NOT NULL,
+  kind VARCHAR(8) NOT NULL,
+  name VARCHAR(64) NOT NULL,
+  table_name VARCHAR(128),
+  source_url ${text},
+  source_identity ${text},
+  rows_in BIGINT NOT NULL,
+  rows_rejected BIGINT NOT NULL,
+  rows_loaded BIGINT NOT NULL
+)`;
+}
+
+/** Replaces a run's per-table rows: one DELETE, one multi-row INSERT. */
+export function writeRunTables(rows: readonly RunTableRow[]): Statement[] {
+  if (rows.length === 0) return [];
+  const columns = [
+    "run_id",
+    "kind",
+    "name",
+    "table_name",
+    "source_url",
+    "source_identity",
+    "rows_in",
+    "rows_rejected",
+    "rows_loaded",
+  ] as const;
+  const params: Array<string | number | null> = [];
+  const values = rows.map((r) =>
+    `(${
+      columns.map((c) => {
+        params.push(r[c]);
+        return `$${params.length}`;
+      }).join(", ")
+    })`
+  );
+  return [
+    { sql: `DELETE FROM ${RUN_TABLES_TABLE} WHERE run_id = $1`, params: [rows[0]!.run_id] },
+    {
+      sql: `INSERT INTO ${RUN_TABLES_TABLE} (${columns.join(", ")}) VALUES ${values.join(", ")}`,
+      params,
+    },
+  ];
 }

@@ -41,6 +41,8 @@ export interface RunReport {
   reasons?: Array<{ reason: string; rows: number }>;
   /** Target table. */
   table: string;
+  /** A multi-table month: every table it loaded, in load order. */
+  tables?: string[];
   /** Warehouse kind and load strategy. */
   warehouse: string;
   /** Load strategy. */
@@ -73,15 +75,15 @@ export function summaryLine(r: RunReport): string {
   const secs = `${(r.durationMs / 1000).toFixed(1)} s`;
   switch (r.status) {
     case "succeeded":
-      return `${r.pipeline} ${r.month} loaded: ${count(r.rowsLoaded)} rows into ${r.table} (${
+      return `${r.pipeline} ${r.month} loaded: ${count(r.rowsLoaded)} rows into ${intoText(r)} (${
         count(r.rowsRead)
       } read, ${count(r.rowsRejected)} rejected${
         r.quarantineUrl ? ` -> ${r.quarantineUrl}` : ""
       }) in ${secs}`;
     case "dry-run":
-      return `${r.pipeline} ${r.month} dry run: ${
-        count(r.rowsMatched)
-      } rows would be loaded into ${r.table} (${count(r.rowsRead)} read, ${
+      return `${r.pipeline} ${r.month} dry run: ${count(r.rowsMatched)} rows would be loaded into ${
+        intoText(r)
+      } (${count(r.rowsRead)} read, ${
         count(r.rowsRejected)
       } rejected) in ${secs}; nothing was written`;
     case "skipped":
@@ -176,4 +178,9 @@ export function notificationBody(r: RunReport, maxBytes = MAX_BODY_BYTES): strin
     ...out,
     ...(error ? { error: { ...error, message: shorten(error.message, { limit: 1000 }) } } : {}),
   });
+}
+
+/** Where a run's rows went: its table, or a multi-table month's tables. */
+function intoText(r: RunReport): string {
+  return r.tables?.length ? `${r.tables.length} tables (${r.tables.join(", ")})` : r.table;
 }

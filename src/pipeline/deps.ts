@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { DynamoDBClient } from "../sinks/dynamodb.ts";
 import type { Step } from "../_shared/errors.ts";
 import type { log } from "../_shared/log.ts";
 import type { LedgerRow } from "../ledger/rows.ts";
@@ -26,6 +27,8 @@ export interface RunDeps {
   tmpDir?: string;
   /** Retry settings for notifications. */
   notifyRetry?: { attempts?: number; baseDelayMs?: number };
+  /** The DynamoDB client models publish with (made on first use). */
+  dynamo?: (() => DynamoDBClient) | undefined;
 }
 
 /** Options of {@link runMonth}. */

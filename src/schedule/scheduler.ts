@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { RunDeps } from "../pipeline/deps.ts";
 import type { ResolvedPipeline } from "../config/types.ts";
 import { messageOf } from "../_shared/errors.ts";
 import { log, redact } from "../_shared/log.ts";
@@ -36,6 +37,8 @@ export interface SchedulerDeps {
   notifier: Notifier;
   /** Clock. Default: the system clock. */
   now?: () => Date;
+  /** DynamoDB client for models that publish (see `openDynamo`). */
+  dynamo?: RunDeps["dynamo"];
 }
 
 /** What one tick did. */

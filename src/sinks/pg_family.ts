@@ -14,12 +14,14 @@ import { formatMonth } from "../contract/month.ts";
 import {
   abandonStale,
   createLedgerTable,
+  createRunTablesTable,
   lastSucceeded,
   lockLedger,
   recentRuns,
   runningClaim,
   setNotification,
   upsertLedger,
+  writeRunTables,
 } from "../ledger/statements.ts";
 import { addedSystemColumns, assertTableColumns, withUpgrades } from "./tables.ts";
 import {
@@ -30,9 +32,11 @@ import {
   writeTablesDdl,
   writtenTables,
 } from "./write_sql.ts";
-import { LEDGER_TABLE, type LedgerRow, toLedgerRow } from "../ledger/rows.ts";
+import { LEDGER_TABLE, type LedgerRow, RUN_TABLES_TABLE, toLedgerRow } from "../ledger/rows.ts";
 import { quoteIdent } from "../_shared/sql.ts";
-import type { Claim, LoadRequest, Warehouse } from "./warehouse.ts";
+import type { Claim, LoadRequest, TableLoad, Warehouse } from "./warehouse.ts";
+import { isMulti, tablePipelines } from "../contract/inputs.ts";
+import type { Month } from "../contract/month.ts";
 
 /** Something that runs SQL with `$n` parameters. */
 export interface SqlExecutor {
@@ -77,10 +81,11 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
    * later version introduced; checks the contract's columns are there.
    */
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
-    const tables = writtenTables(pipeline);
+    const parts = tablePipelines(pipeline);
+    const tables = parts.flatMap((p) => writtenTables(p).map((t) => ({ ...t, p })));
     await this.session(async (db) => {
       // One catalogue query; DDL only for what is missing (start-up time matters).
-      const names = [LEDGER_TABLE, ...tables.map((t) => t.table)];
+      const names = [LEDGER_TABLE, RUN_TABLES_TABLE, ...tables.map((t) => t.table)];
       const existing = await db.query(
         `SELECT table_name, column_name FROM information_schema.columns WHERE table_name IN (${
           names.map((_, i) => `$${i + 1}`).join(", ")
@@ -94,8 +99,13 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
       if (columnsOf(LEDGER_TABLE).size === 0) {
         for (const sql of createLedgerTable("postgres")) await db.query(sql);
       }
-      if (tables.some((t) => columnsOf(t.table).size === 0)) {
-        for (const sql of writeTablesDdl(pipeline, "postgres")) await db.query(sql);
+      if (isMulti(pipeline) && columnsOf(RUN_TABLES_TABLE).size === 0) {
+        await db.query(createRunTablesTable("postgres"));
+      }
+      for (const p of parts) {
+        if (writtenTables(p).some((t) => columnsOf(t.table).size === 0)) {
+          for (const sql of writeTablesDdl(p, "postgres")) await db.query(sql);
+        }
       }
       for (const t of tables) {
         const have = columnsOf(t.table);
@@ -103,7 +113,7 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
         for (const sql of addedSystemColumns(t.table, t.columns, have, "postgres")) {
           await db.query(sql);
         }
-        assertTableColumns(pipeline, withUpgrades(have), t.table, t.columns);
+        assertTableColumns(t.p, withUpgrades(have), t.table, t.columns);
       }
     });
   }
@@ -169,37 +179,52 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
   async loadMonth(request: LoadRequest): Promise<number> {
     const { pipeline, month } = request;
     const monthText = formatMonth(month);
+    const loads: TableLoad[] = request.tables ?? [request];
     return await this.transaction(async (tx) => {
       const lock = await tx.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [
         `${pipeline.table}:${monthText}`,
       ]);
       if (lock.rows[0]?.ok !== true) throw new MonthBusyError(pipeline.name, monthText);
-      if (keepsLog(pipeline)) {
-        // The rebuild reads the whole log: loads of other months of this table
-        // wait here, so each rebuild sees every committed month.
-        await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${pipeline.table}:*`]);
+      let total = 0;
+      for (const [i, load] of loads.entries()) {
+        if (i > 0) await faultPoint("between_tables");
+        total += await this.loadTable(tx, load, month, request.ledger.run_id);
       }
-      const clear = clearForLoad(pipeline, month, request.ledger.run_id);
-      await tx.query(clear.sql, clear.params);
-      const columns = outputColumns(pipeline).map((c) => c.name);
-      const target = loadTable(pipeline);
-      const loaded = await this.copyIn(tx, target, columns, request.processedPath);
-      if (loaded !== request.expectedRows) {
-        throw new RunError(
-          "load",
-          `Loaded ${loaded} rows into ${target} but ${request.expectedRows} were staged; rolled back`,
-          { hint: "run again; if it repeats, the staged file is damaged" },
-        );
-      }
-      for (const sql of rebuildStatements(pipeline, "postgres")) await tx.query(sql);
       await faultPoint("before_commit");
       // finished_at is the commit's time, so durations include the load itself.
-      const ledger = { ...request.ledger, rows_loaded: loaded, finished_at: new Date() };
-      for (const st of upsertLedger(ledger)) {
+      const ledger = { ...request.ledger, rows_loaded: total, finished_at: new Date() };
+      for (const st of [...upsertLedger(ledger), ...writeRunTables(request.runTables ?? [])]) {
         await tx.query(st.sql, st.params);
       }
-      return loaded;
+      return total;
     });
+  }
+
+  /**
+   * One table of a month inside the month's transaction: clear what the
+   * load replaces, COPY, check the count, rebuild a `merge`/`history` table.
+   */
+  private async loadTable(tx: Tx, load: TableLoad, month: Month, runId: string): Promise<number> {
+    const p = load.pipeline;
+    if (keepsLog(p)) {
+      // The rebuild reads the whole log: loads of other months of this table
+      // wait here, so each rebuild sees every committed month.
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${p.table}:*`]);
+    }
+    const clear = clearForLoad(p, month, runId);
+    await tx.query(clear.sql, clear.params);
+    const columns = outputColumns(p).map((c) => c.name);
+    const target = loadTable(p);
+    const loaded = await this.copyIn(tx, target, columns, load.processedPath);
+    if (loaded !== load.expectedRows) {
+      throw new RunError(
+        "load",
+        `Loaded ${loaded} rows into ${target} but ${load.expectedRows} were staged; rolled back`,
+        { hint: "run again; if it repeats, the staged file is damaged" },
+      );
+    }
+    for (const sql of rebuildStatements(p, "postgres")) await tx.query(sql);
+    return loaded;
   }
 
   /** Recent ledger rows. */

@@ -8,7 +8,8 @@
 
 import type { ResolvedPipeline } from "../config/types.ts";
 import type { Month } from "../contract/month.ts";
-import type { LedgerRow } from "../ledger/rows.ts";
+import type { LedgerRow, RunTableRow } from "../ledger/rows.ts";
+import type { Pipeline } from "../contract/schema.ts";
 import type { SourceFile } from "../sources/source.ts";
 
 /** What {@link Warehouse.loadMonth} needs. */
@@ -25,6 +26,42 @@ export interface LoadRequest {
   expectedRows: number;
   /** Ledger row written in the same transaction (status `succeeded`, rows_loaded filled in). */
   ledger: LedgerRow;
+  /**
+   * A multi-table month: every table it loads, replaced together in the same
+   * transaction (then `processedPath`/`expectedRows` above are not used).
+   */
+  tables?: TableLoad[];
+  /** A multi-table month's per-input and per-model figures, written with the ledger row. */
+  runTables?: RunTableRow[];
+  /**
+   * Models to run inside the warehouse (Redshift's pushdown strategy), in
+   * dependency order, over the staged inputs; their tables join `tables`.
+   */
+  warehouseModels?: WarehouseModel[];
+  /** Every input of the month by name (loaded or not), for `warehouseModels` to read. */
+  modelInputs?: Array<{ name: string; load: TableLoad }>;
+}
+
+/** A model the warehouse runs itself. */
+export interface WarehouseModel {
+  /** The name models and inputs are read by. */
+  name: string;
+  /** Its table (columns and write mode). */
+  pipeline: Pipeline;
+  /** The SELECT, as written (tables are renamed to the staging tables). */
+  sql: string;
+}
+
+/** One table of a multi-table load. */
+export interface TableLoad {
+  /** The table's pipeline (its table, columns and write mode). */
+  pipeline: Pipeline;
+  /** Local Parquet of its rows, in table column order. */
+  processedPath: string;
+  /** The same file in the processed zone. */
+  processedUrl: string;
+  /** Rows in the file. */
+  expectedRows: number;
 }
 
 /** What {@link Warehouse.pushdown} needs. */
@@ -72,6 +109,8 @@ export interface Warehouse {
   readonly strategy: string;
   /** Short description for logs (never contains a password). */
   readonly description: string;
+  /** Whether a multi-table month's models run inside the warehouse (Redshift pushdown). */
+  readonly modelsInWarehouse?: boolean;
   /** Checks that the warehouse answers. */
   ping(): Promise<void>;
   /**

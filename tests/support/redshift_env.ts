@@ -44,6 +44,8 @@ export interface RedshiftEnvOptions {
   sns?: boolean;
   /** Variables every config gets (below `extra`). */
   defaults?: Record<string, string>;
+  /** Keep the shipped multi-table pipelines (shop, sales) in the workspace. */
+  multiTable?: boolean;
 }
 
 /** Runs `fn` in a fresh environment and stops everything afterwards. */
@@ -64,7 +66,11 @@ export async function withRedshift(
     },
     statementDelayMs: 5,
   });
-  const ws = await workspace(options.pipelines ? { pipelines: options.pipelines } : {});
+  const ws = await workspace(
+    options.pipelines
+      ? { pipelines: options.pipelines }
+      : { multiTable: options.multiTable ?? false },
+  );
   try {
     await fn({
       pg: cluster,

@@ -89,9 +89,12 @@ function coverageDir(): string | undefined {
   return dir.startsWith("/") ? dir : join(ROOT, dir);
 }
 
-/** Creates a workspace; `pipelines` replaces the shipped config/pipelines.json. */
+/**
+ * Creates a workspace; `pipelines` replaces the shipped config/pipelines.json
+ * (default: its one-file pipelines; `multiTable: true` keeps shop and sales too).
+ */
 export async function workspace(
-  options: { pipelines?: unknown; emptyWarehouse?: boolean } = {},
+  options: { pipelines?: unknown; emptyWarehouse?: boolean; multiTable?: boolean } = {},
 ): Promise<Workspace> {
   const dir = await Deno.makeTempDir({ prefix: "etl-test-" });
   const dataDir = join(dir, "data");
@@ -99,9 +102,15 @@ export async function workspace(
   const pipelinesFile = join(dir, "pipelines.json");
   await Deno.mkdir(dataDir, { recursive: true });
   if (!options.emptyWarehouse) await copyTree(await pgliteTemplate(), pgliteDir);
-  const pipelines = options.pipelines ??
-    JSON.parse(await Deno.readTextFile(join(ROOT, "config/pipelines.json")));
+  const shipped = JSON.parse(await Deno.readTextFile(join(ROOT, "config/pipelines.json")));
+  // By default the shipped one-file pipelines (events, transactions); `multiTable` adds
+  // the shipped multi-table ones (shop, sales), which need their own input files.
+  const pipelines = options.pipelines ?? (options.multiTable ? shipped : {
+    pipelines: shipped.pipelines.filter((p: { inputs?: unknown }) => !p.inputs),
+  });
   await Deno.writeTextFile(pipelinesFile, JSON.stringify(pipelines, null, 2));
+  // The shipped multi-table pipelines read their SQL models beside the pipelines file.
+  await copyTree(join(ROOT, "config/models"), join(dir, "models"));
   const env = { DATA_DIR: dataDir, PGLITE_DIR: pgliteDir, PIPELINES_FILE: pipelinesFile };
   const remove = () => Deno.remove(dir, { recursive: true }).catch(() => {});
   return {

@@ -11,15 +11,14 @@
  * @module
  */
 
-import type { ResolvedPipeline } from "../../config/types.ts";
-import { outputColumns } from "../../contract/schema.ts";
+import { outputColumns, type Pipeline } from "../../contract/schema.ts";
 import { literal, quoteIdent } from "../../_shared/sql.ts";
 import { sqlType } from "../tables.ts";
 import type { LoadRequest } from "../warehouse.ts";
 import { type BatchStatement, replaceFromStage } from "./replace.ts";
 
 /** `CREATE TEMP TABLE` with the processed file's columns, in its order. */
-export function stagingTableSql(stage: string, pipeline: ResolvedPipeline, temp: boolean): string {
+export function stagingTableSql(stage: string, pipeline: Pipeline, temp: boolean): string {
   const cols = outputColumns(pipeline).map((c) =>
     `${quoteIdent(c.name)} ${sqlType(c.type, "redshift", c.maxLength)}`
   );

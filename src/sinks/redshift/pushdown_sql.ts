@@ -35,9 +35,14 @@ const DATE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
  * with fewer checks than the Polars path applies.
  */
 export function pushdownUnsupported(
-  pipeline: { key?: string; columns: readonly Column[]; month_column?: string | undefined },
+  pipeline: {
+    key?: string;
+    columns: readonly Column[];
+    month_column?: string | undefined;
+  },
 ): string[] {
   const out: string[] = [];
+
   if (pipeline.key && /\.(gz|gzip|zst|zstd)$/i.test(pipeline.key)) {
     out.push(`its key ${JSON.stringify(pipeline.key)} is compressed`);
   }

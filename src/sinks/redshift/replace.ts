@@ -13,7 +13,7 @@ import type { Month } from "../../contract/month.ts";
 import { clearForLoad, loadTable, rebuildStatements } from "../write_sql.ts";
 import { inline, literal, quoteIdent } from "../../_shared/sql.ts";
 import { LEDGER_TABLE, type LedgerRow } from "../../ledger/rows.ts";
-import { upsertLedger } from "../../ledger/statements.ts";
+import { upsertLedger, writeRunTables } from "../../ledger/statements.ts";
 
 /** A statement of a batch and, for a guard, what its failure means. */
 export interface BatchStatement {
@@ -105,4 +105,53 @@ export function replaceFromStage(stage: string, request: LoadRequest): BatchStat
     expectedRows: request.expectedRows,
     ledger: request.ledger,
   });
+}
+
+/**
+ * A multi-table month's final batch, from one staging table per table
+ * (`stages[i]` holds exactly `request.tables[i]`'s rows): one guard on every
+ * count, the claim guard, one LOCK of every table, then each table's clear,
+ * insert and rebuild, the ledger row and its per-table rows. One batch, one
+ * transaction: a failure in any table leaves all of them as they were.
+ */
+export function replaceTables(stages: string[], request: LoadRequest): BatchStatement[] {
+  const loads = request.tables!;
+  const total = loads.reduce((n, l) => n + Math.floor(l.expectedRows), 0);
+  const counts = loads.map((l, i) =>
+    `(SELECT count(*) FROM ${quoteIdent(stages[i]!)}) = ${Math.floor(l.expectedRows)}`
+  );
+  const run = literal(request.ledger.run_id, "redshift");
+  const tables = [...new Set(loads.flatMap((l) => [l.pipeline.table, loadTable(l.pipeline)]))];
+  return [
+    guard(
+      counts.join(" AND "),
+      `(SELECT 1) AS one`,
+      "the staged rows of a table did not match its processed file",
+    ),
+    guard(
+      "count(*) = 1",
+      `${LEDGER_TABLE} WHERE run_id = ${run} AND status = 'running'`,
+      "this run lost its claim on the month (its heartbeat went stale and another run took over)",
+    ),
+    { sql: `LOCK ${tables.map(quoteIdent).join(", ")}` },
+    ...loads.flatMap((l, i) => {
+      const p = l.pipeline;
+      const columns = outputColumns(p).map((c) => quoteIdent(c.name)).join(", ");
+      return [
+        { sql: inline(clearForLoad(p, request.month, request.ledger.run_id), "redshift") },
+        {
+          sql: `INSERT INTO ${quoteIdent(loadTable(p))} (${columns}) SELECT ${columns} FROM ${
+            quoteIdent(stages[i]!)
+          }`,
+        },
+        ...rebuildStatements(p, "redshift").map((sql) => ({ sql })),
+      ];
+    }),
+    ...[
+      ...upsertLedger({ ...request.ledger, rows_loaded: total }),
+      ...writeRunTables(request.runTables ?? []),
+    ]
+      .map((st) => ({ sql: inline(st, "redshift") })),
+    { sql: `UPDATE ${LEDGER_TABLE} SET finished_at = GETDATE() WHERE run_id = ${run}` },
+  ];
 }

@@ -44,6 +44,8 @@ import { classifyRedshiftError, RedshiftStatementError } from "./errors.ts";
 import { insertStatements } from "./insert.ts";
 import { stageInRedshift } from "./pushdown.ts";
 import { type BatchStatement, replaceFromStage } from "./replace.ts";
+import { loadTables } from "./load_tables.ts";
+import { isMulti, tablePipelines } from "../../contract/inputs.ts";
 import { MAX_BATCH_STATEMENTS } from "./rules.ts";
 
 export { MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES, utf8Bytes } from "./rules.ts";
@@ -78,6 +80,11 @@ export class RedshiftWarehouse implements Warehouse {
   readonly strategy: string;
   /** `Redshift <workgroup or cluster>/<database>`. */
   readonly description: string;
+
+  /** With `pushdown`, a multi-table month's models run inside Redshift too. */
+  get modelsInWarehouse(): boolean {
+    return this.strategy === "pushdown";
+  }
 
   /** Scans the raw file inside Redshift; set only with the `pushdown` strategy. */
   readonly pushdown?: (request: PushdownRequest) => Promise<PushdownStage>;
@@ -155,22 +162,28 @@ export class RedshiftWarehouse implements Warehouse {
    * safe because the contract already refuses two names equal but for case.
    */
   async prepare(pipeline: ResolvedPipeline): Promise<void> {
+    const parts = tablePipelines(pipeline);
     await this.run(async () => {
       for (const sql of ledgerSql.createLedgerTable("redshift")) await this.data.execute(sql);
-      for (const sql of writeTablesDdl(pipeline, "redshift")) await this.data.execute(sql);
-    }, "create table");
-    for (const t of writtenTables(pipeline)) {
-      const have = new Set(
-        (await this.run(
-          () => this.data.query(this.sql(tableColumns(t.table))),
-          "describe table",
-        ))
-          .map((r) => String(r.column_name)),
-      );
-      for (const sql of addedSystemColumns(t.table, t.columns, have, "redshift")) {
-        await this.run(() => this.data.execute(sql), "add column");
+      if (isMulti(pipeline)) await this.data.execute(ledgerSql.createRunTablesTable("redshift"));
+      for (const p of parts) {
+        for (const sql of writeTablesDdl(p, "redshift")) await this.data.execute(sql);
       }
-      assertTableColumns(pipeline, withUpgrades(have), t.table, t.columns);
+    }, "create table");
+    for (const p of parts) {
+      for (const t of writtenTables(p)) {
+        const have = new Set(
+          (await this.run(
+            () => this.data.query(this.sql(tableColumns(t.table))),
+            "describe table",
+          ))
+            .map((r) => String(r.column_name)),
+        );
+        for (const sql of addedSystemColumns(t.table, t.columns, have, "redshift")) {
+          await this.run(() => this.data.execute(sql), "add column");
+        }
+        assertTableColumns(p, withUpgrades(have), t.table, t.columns);
+      }
     }
   }
 
@@ -251,6 +264,16 @@ export class RedshiftWarehouse implements Warehouse {
 
   /** Replaces the month with the configured strategy. */
   async loadMonth(request: LoadRequest): Promise<number> {
+    if (request.tables) {
+      return await loadTables({
+        data: this.data,
+        iamRole: this.options.iamRole,
+        byCopy: this.options.strategy !== "insert",
+        insert: this.options,
+        run: (fn, what) => this.run(fn, what),
+        batch: (statements, what) => this.batch(statements, what),
+      }, request);
+    }
     if (this.options.strategy === "insert") return await this.loadByInsert(request);
     return await this.loadByCopy(request);
   }

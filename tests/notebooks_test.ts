@@ -7,7 +7,7 @@
  * and ask the warehouse the same questions in plain SQL.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import {
   cellError,
@@ -17,6 +17,7 @@ import {
   planRuns,
   runNotebooks,
 } from "../src/cli/notebooks.ts";
+import { runCommand } from "../src/cli/run.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { UsageError } from "../src/_shared/errors.ts";
 import { loadFreeMailDomains } from "../src/insights/free_mail.ts";
@@ -104,13 +105,19 @@ Deno.test({
       assert.deepEqual(
         results.map((r) => [r.run, r.ok, r.error ?? ""]),
         [
+          ["business_questions-2021-01_2021-02", true, ""],
           ["explore_month-2021-01", true, ""],
           ["explore_month-2021-02", true, ""],
           ["warehouse_history-2021-01_2021-02", true, ""],
         ],
         lines.join("\n"),
       );
-      const [jan, feb, history] = results as [NotebookResult, NotebookResult, NotebookResult];
+      const [, jan, feb, history] = results as [
+        NotebookResult,
+        NotebookResult,
+        NotebookResult,
+        NotebookResult,
+      ];
       assert.equal(jan.html, join(out, "explore_month-2021-01.html"));
       assert.deepEqual(jan.parameters, { NOTEBOOK_MONTH: "2021-01" });
       assert.deepEqual(history.parameters, { NOTEBOOK_FROM: "2021-01", NOTEBOOK_TO: "2021-02" });
@@ -484,4 +491,260 @@ Deno.test("runNotebooks() gives the kernel the configured warehouse, or a fresh 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "notebooks business_questions --from 2021-01 --to 2021-02: the star schema's and the KPIs' answers match SQL",
+  ignore,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "etl-notebooks-business-" });
+    try {
+      // The shop and sales months and their reference files, loaded in-process before the run.
+      const dataDir = join(dir, "data");
+      await copyTree(join(ROOT, "datasets/2021"), join(dataDir, "2021"));
+      await copyTree(join(ROOT, "datasets/reference"), join(dataDir, "reference"));
+      const pgliteDir = join(dir, "warehouse");
+      await copyTree(await pgliteTemplate(), pgliteDir);
+      const env = {
+        DATA_DIR: dataDir,
+        PGLITE_DIR: pgliteDir,
+        PIPELINES_FILE: join(ROOT, "config/pipelines.json"),
+        LOG_LEVEL: "error",
+      };
+      const config = await loadConfig({ env });
+      for (const pipeline of ["shop", "sales"]) {
+        const printed: string[] = [];
+        const code = await runCommand(
+          ["--from", "2021-01", "--to", "2021-02", "--pipeline", pipeline],
+          { config, print: (l) => printed.push(l) },
+        );
+        assert.equal(code, 0, printed.join("\n"));
+      }
+
+      const lines: string[] = [];
+      const results = await runNotebooks({
+        notebooks: ["business_questions"],
+        outDir: join(dir, "out"),
+        env,
+        months: [{ year: 2021, month: 1 }, { year: 2021, month: 2 }],
+        print: (l) => lines.push(l),
+      });
+      assert.deepEqual(
+        results.map((r) => [r.run, r.ok, r.error ?? ""]),
+        [["business_questions-2021-01_2021-02", true, ""]],
+        lines.join("\n"),
+      );
+      const r = results[0]!;
+      assert.deepEqual(r.parameters, { NOTEBOOK_FROM: "2021-01", NOTEBOOK_TO: "2021-02" });
+      await assertReport(r, "Business questions");
+      const charts = [
+        "order_history",
+        "return_rates",
+        "revenue_by_month_category",
+        "sales_by_country",
+        "top_designs",
+      ];
+      assert.deepEqual(r.charts.map((c) => basename(c, ".svg")).sort(), charts);
+      for (const name of charts) {
+        const size = (await Deno.stat(join(r.dir, `${name}.svg`))).size;
+        assert.ok(size > 0, `${name}.svg is empty`);
+      }
+
+      const n = await numbersOf(r);
+      const near = (actual: number, expected: number, what: string, within = 0.006) =>
+        assert.ok(Math.abs(actual - expected) <= within, `${what}: ${actual} != ${expected}`);
+      assert.deepEqual([n.from, n.to], ["2021-01", "2021-02"]);
+      assert.deepEqual(n.pipelines, {
+        shop: ["2021-01", "2021-02"],
+        sales: ["2021-01", "2021-02"],
+      });
+      assert.deepEqual(n.loaded_by_notebook, [], "the months were loaded already");
+      const range = `BETWEEN '2021-01' AND '2021-02'`;
+
+      // (1) Revenue by month and category, from the KPI model.
+      const revenue = await sql(
+        pgliteDir,
+        `SELECT to_char(date, 'YYYY-MM') AS month, category, sum(revenue)::float8 AS revenue
+         FROM kpi_category_daily WHERE to_char(date, 'YYYY-MM') ${range} GROUP BY 1, 2`,
+      );
+      assert.ok(revenue.length > 0);
+      const expected: Record<string, Record<string, number>> = {};
+      for (const row of revenue) {
+        (expected[String(row.month)] ??= {})[String(row.category)] = Number(row.revenue);
+      }
+      assert.deepEqual(Object.keys(n.revenue_by_month_category).sort(), ["2021-01", "2021-02"]);
+      for (const [month, categories] of Object.entries(expected)) {
+        assert.deepEqual(
+          Object.keys(n.revenue_by_month_category[month]).sort(),
+          Object.keys(categories).sort(),
+          month,
+        );
+        for (const [category, value] of Object.entries(categories)) {
+          near(n.revenue_by_month_category[month][category], value, `revenue ${month} ${category}`);
+        }
+        near(n.revenue_by_month[month], sum(Object.values(categories)), `revenue ${month}`, 0.011);
+      }
+
+      // (2) Best designs by sales value: the current version of each order, joined to dim_design.
+      const designs = await sql(
+        pgliteDir,
+        `SELECT d.design_id, d.design_name, count(*)::int AS orders, sum(f.units_sold)::int AS units_sold,
+                sum(f.units_sold * f.unit_price)::float8 AS sales_value
+         FROM fact_sales_order f JOIN dim_design d ON d.design_id = f.design_id
+         WHERE f.is_current AND to_char(f.created_date, 'YYYY-MM') ${range}
+         GROUP BY 1, 2 ORDER BY 5 DESC, 1 LIMIT 10`,
+      );
+      assert.equal(n.top_designs.length, designs.length);
+      n.top_designs.forEach((d: Record<string, number | string>, i: number) => {
+        const want = designs[i]!;
+        assert.deepEqual(
+          [d.design_id, d.design_name, d.orders, d.units_sold],
+          [Number(want.design_id), want.design_name, want.orders, want.units_sold],
+          `design #${i + 1}`,
+        );
+        near(Number(d.sales_value), Number(want.sales_value), `design ${d.design_name}`);
+      });
+      assert.ok(n.sentences.top_designs.includes(`design ${designs[0]!.design_name} (id `));
+      const [totals] = await sql(
+        pgliteDir,
+        `SELECT count(*)::int AS orders, sum(units_sold * unit_price)::float8 AS sales_value
+         FROM fact_sales_order_current WHERE to_char(created_date, 'YYYY-MM') ${range}`,
+      );
+      assert.equal(n.sales_orders, totals!.orders);
+      near(n.sales_value, Number(totals!.sales_value), "sales value");
+      const currencies = await sql(
+        pgliteDir,
+        `SELECT c.currency_code AS currency, count(*)::int AS orders,
+                sum(f.units_sold * f.unit_price)::float8 AS sales_value
+         FROM fact_sales_order f JOIN dim_currency c ON c.currency_id = f.currency_id
+         WHERE f.is_current AND to_char(f.created_date, 'YYYY-MM') ${range}
+         GROUP BY 1 ORDER BY 3 DESC`,
+      );
+      assert.deepEqual(
+        n.sales_by_currency.map((c: Record<string, unknown>) => [c.currency, c.orders]),
+        currencies.map((c) => [c.currency, c.orders]),
+      );
+      n.sales_by_currency.forEach((c: { currency: string; sales_value: number }, i: number) =>
+        near(c.sales_value, Number(currencies[i]!.sales_value), c.currency)
+      );
+
+      // (3) Sales by the country of the agreed delivery location.
+      const countries = await sql(
+        pgliteDir,
+        `SELECT l.country, count(*)::int AS orders, sum(f.units_sold)::int AS units_sold,
+                sum(f.units_sold * f.unit_price)::float8 AS sales_value
+         FROM fact_sales_order f JOIN dim_location l ON l.location_id = f.location_id
+         WHERE f.is_current AND to_char(f.created_date, 'YYYY-MM') ${range}
+         GROUP BY 1 ORDER BY 4 DESC, 1`,
+      );
+      assert.ok(countries.length > 1);
+      assert.deepEqual(
+        n.sales_by_country.map((c: Record<string, unknown>) => [c.country, c.orders, c.units_sold]),
+        countries.map((c) => [c.country, c.orders, c.units_sold]),
+      );
+      n.sales_by_country.forEach((c: { country: string; sales_value: number }, i: number) =>
+        near(c.sales_value, Number(countries[i]!.sales_value), c.country)
+      );
+      assert.equal(
+        sum(n.sales_by_country.map((c: { orders: number }) => c.orders)),
+        n.sales_orders,
+      );
+
+      // (4) Return rates: the share of each category's item lines returned.
+      const returns = byKey(
+        await sql(
+          pgliteDir,
+          `SELECT p.category AS k, avg(CASE WHEN i.returned THEN 1.0 ELSE 0.0 END)::float8 AS n
+           FROM shop_order_items i
+           JOIN shop_products p ON p.product_id = i.product_id AND p.source_month = i.source_month
+           WHERE to_char(i.source_month, 'YYYY-MM') ${range} GROUP BY 1`,
+        ),
+      );
+      const [lineCount] = await sql(
+        pgliteDir,
+        `SELECT count(*)::int AS n FROM shop_order_items
+         WHERE to_char(source_month, 'YYYY-MM') ${range}`,
+      );
+      assert.deepEqual(
+        n.return_rates.map((x: { category: string }) => x.category).sort(),
+        Object.keys(returns).sort(),
+      );
+      for (const x of n.return_rates) {
+        near(x.return_rate, returns[x.category]!, `return rate ${x.category}`, 1e-9);
+        assert.equal(x.returned_lines / x.item_lines, x.return_rate, x.category);
+      }
+      const rates = n.return_rates.map((x: { return_rate: number }) => x.return_rate);
+      assert.deepEqual(rates, [...rates].sort((a, b) => b - a), "return rates, highest first");
+      assert.equal(
+        sum(n.return_rates.map((x: { item_lines: number }) => x.item_lines)),
+        lineCount!.n,
+      );
+
+      // (5) The changed order: every version the history write mode keeps.
+      const changed = await sql(
+        pgliteDir,
+        `SELECT sales_order_id, count(*)::int AS versions FROM fact_sales_order
+         WHERE to_char(created_date, 'YYYY-MM') ${range}
+         GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC, 1`,
+      );
+      assert.ok(changed.length > 0, "the sample months change some orders");
+      assert.equal(n.changed_orders, changed.length);
+      const id = Number(changed[0]!.sales_order_id);
+      assert.equal(n.order_history.sales_order_id, id);
+      const versions = await sql(
+        pgliteDir,
+        `SELECT valid_from, valid_to, is_current, units_sold::int AS units_sold,
+                unit_price::float8 AS unit_price, to_char(source_month, 'YYYY-MM') AS source_month,
+                run_id, closed_by_run
+         FROM fact_sales_order WHERE sales_order_id = ${id} ORDER BY valid_from`,
+      );
+      assert.equal(versions.length, changed[0]!.versions);
+      assert.ok(versions.length >= 2);
+      const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v ?? null);
+      assert.deepEqual(
+        n.order_history.versions.map((v: Record<string, unknown>) => ({
+          valid_from: v.valid_from,
+          valid_to: v.valid_to,
+          is_current: v.is_current,
+          units_sold: v.units_sold,
+          unit_price: v.unit_price,
+          source_month: v.source_month,
+          run_id: v.run_id,
+          closed_by_run: v.closed_by_run,
+        })),
+        versions.map((v) => ({ ...v, valid_from: iso(v.valid_from), valid_to: iso(v.valid_to) })),
+      );
+      // One open version, the last; each closed one ends where the next begins, closed by its run.
+      const kept = n.order_history.versions;
+      assert.deepEqual(kept.map((v: { is_current: boolean }) => v.is_current), [
+        ...Array(kept.length - 1).fill(false),
+        true,
+      ]);
+      assert.equal(kept.at(-1).valid_to, null);
+      for (let i = 0; i + 1 < kept.length; i++) {
+        assert.equal(kept[i].valid_to, kept[i + 1].valid_from, `version ${i + 1}`);
+        assert.equal(kept[i].closed_by_run, kept[i + 1].run_id, `version ${i + 1}`);
+      }
+      const [current] = await sql(
+        pgliteDir,
+        `SELECT count(*)::int AS n, max(units_sold)::int AS units_sold
+         FROM fact_sales_order_current WHERE sales_order_id = ${id}`,
+      );
+      assert.deepEqual(current, { n: 1, units_sold: kept.at(-1).units_sold });
+      assert.match(
+        n.sentences.order_history,
+        new RegExp(`^${changed.length} sales orders? of the `),
+      );
+      assert.ok(n.sentences.order_history.includes(`Sales order ${id}, created `));
+
+      for (const text of Object.values<string>(n.sentences)) {
+        assert.doesNotMatch(text, /\d\.\d{3,}/, `not rounded: ${text}`);
+        assert.doesNotMatch(text, /[{}]/, `a JSON blob: ${text}`);
+        assert.doesNotMatch(text, /not asked|holds no/, text);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
 });

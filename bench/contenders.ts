@@ -67,8 +67,12 @@ export function workerSpec(options: {
   pgliteDir: string;
   dryRun: boolean;
   force?: boolean;
+  /** Load into this PostgreSQL (`DATABASE_URL`) instead of the PGlite folder. */
+  databaseUrl?: string;
 }): ProcessSpec {
-  const env: Record<string, string> = { LOG_LEVEL: "error", PGLITE_DIR: options.pgliteDir };
+  const env: Record<string, string> = options.databaseUrl
+    ? { LOG_LEVEL: "error", DATABASE_URL: options.databaseUrl }
+    : { LOG_LEVEL: "error", PGLITE_DIR: options.pgliteDir };
   if (options.source.kind === "local") {
     env.DATA_DIR = options.source.dataDir;
   } else {
@@ -93,6 +97,45 @@ export function floorSpec(csv: string, out: string, all = false): ProcessSpec {
     out,
     ...(all ? ["--all"] : []),
   ]);
+}
+
+/** The bare scan + filter + sink reading `s3://bucket/key` from an S3-compatible endpoint. */
+export function floorS3Spec(url: string, out: string, endpoint: string): ProcessSpec {
+  return deno(join(tree, "bench", "peers", "polars_floor.ts"), [url, out], {
+    AWS_REGION: "us-east-1",
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: S3RVER_KEY,
+    AWS_SECRET_ACCESS_KEY: S3RVER_KEY,
+  });
+}
+
+/** The peer pipeline's table in PostgreSQL. */
+export const PEER_TABLE = "events_peer";
+
+/**
+ * DuckDB under Node writing the filtered rows as CSV to its standard output, piped into
+ * `psql -c "\copy events_peer FROM STDIN WITH (FORMAT csv)"`: one `bash -o pipefail` process,
+ * so GNU time sees both (wall, CPU of both; peak RSS is the larger of the two).
+ */
+export function duckdbPsqlSpec(csv: string, url: string, psql: string): ProcessSpec {
+  const script = 'node "$1" --csv-stdout "$2" | "$3" -X -v ON_ERROR_STOP=1 "$4" -c ' +
+    `"\\copy ${PEER_TABLE} FROM STDIN WITH (FORMAT csv)"`;
+  return {
+    cmd: "bash",
+    args: [
+      "-o",
+      "pipefail",
+      "-c",
+      script,
+      "duckdb-psql",
+      join(NODE_PEERS, "duckdb.mjs"),
+      csv,
+      psql,
+      url,
+    ],
+    env: baseEnv(),
+    cwd: tree,
+  };
 }
 
 /** DuckDB under Node. */
@@ -209,4 +252,16 @@ export async function postgresAvailable(): Promise<Availability> {
   return bin
     ? { ok: true, detail: bin }
     : { ok: false, reason: "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found" };
+}
+
+/** `psql` (the client): `/usr/bin/psql`, else the server's bin folder, else `PATH`. */
+export async function findPsql(): Promise<Availability & { psql?: string }> {
+  const bin = await findPostgresBin();
+  const reasons: string[] = [];
+  for (const psql of ["/usr/bin/psql", ...(bin ? [join(bin, "psql")] : []), "psql"]) {
+    const probe = await run(psql, ["--version"]);
+    if (probe.ok) return { ok: true, psql, detail: `${probe.stdout.trim()} (${psql})` };
+    reasons.push(`${psql}: ${lastLine(probe.stderr) || "not found"}`);
+  }
+  return { ok: false, reason: `psql not found (${reasons.join("; ")})` };
 }

@@ -9,7 +9,9 @@
  *
  * `--smoke` runs every available contender once on 20,000 rows and writes
  * `bench/results/smoke.{md,json}` (CI keeps the runner from rotting with it);
- * otherwise the results go to `bench/results/latest.{md,json}`.
+ * otherwise the results go to `bench/results/latest.{md,json}`. A contender whose tool is
+ * missing (DuckDB, psql, the PostgreSQL server) is reported as skipped with the reason; only a
+ * contender that crashed makes the exit code 1.
  *
  * @module
  */
@@ -21,13 +23,17 @@ import {
   type Availability,
   baseEnv,
   BENCH,
+  duckdbPsqlSpec,
   duckdbSpec,
   ensureDuckdb,
   findPandasPython,
+  findPsql,
+  floorS3Spec,
   floorSpec,
   loadInputSpec,
   loadSpec,
   pandasSpec,
+  PEER_TABLE,
   postgresAvailable,
   ROOT,
   treeRoot,
@@ -35,7 +41,14 @@ import {
   type WorkerSource,
   workerSpec,
 } from "./contenders.ts";
-import { ensureMonth, freeBytes, KEY, type MonthFile, warmPageCache } from "./data.ts";
+import {
+  ensureMonth,
+  ensureNaiveMonth,
+  freeBytes,
+  KEY,
+  type MonthFile,
+  warmPageCache,
+} from "./data.ts";
 import { describeMachine, loadAverage } from "./machine.ts";
 import {
   failureReason,
@@ -56,15 +69,30 @@ import {
   type ScalingPoint,
 } from "./report.ts";
 import { type Snapshot, snapshotTree } from "./snapshot.ts";
-import { BUCKET, putSmallFile, type S3ServerProcess, startS3Server, uploadFile } from "./s3.ts";
+import {
+  BUCKET,
+  deleteObject,
+  putSmallFile,
+  type S3ServerProcess,
+  startS3Server,
+  uploadFile,
+} from "./s3.ts";
+import { type PgCluster, startPostgres } from "../testing/postgres.ts";
+import { sqlType } from "../src/sinks/tables.ts";
+import { quoteIdent } from "../src/_shared/sql.ts";
+import { eventsPipeline } from "./peers/load_common.ts";
 
 /** Everything `--only` accepts. */
 export const PARTS = [
   "worker-local",
+  "worker-local-naive",
   "worker-s3",
   "polars-floor",
+  "polars-floor-s3",
   "duckdb",
   "pandas",
+  "worker-pg",
+  "duckdb-psql",
   "load-pg",
   "load-pglite",
   "cold-start",
@@ -157,7 +185,9 @@ function describeSpec(spec: ProcessSpec): string {
       : a.startsWith(ROOT)
       ? a.slice(ROOT.length)
       : a;
-    return rel.startsWith(TMP) ? `<tmp>/${basename(rel)}` : rel;
+    const path = rel.startsWith(TMP) ? `<tmp>/${basename(rel)}` : rel;
+    // The throwaway cluster's random password stays out of the results.
+    return path.replace(/^(postgres(?:ql)?:\/\/[^:/@]+:)[^@]*@/, "$1***@");
   };
   const base = baseEnv();
   const env = Object.entries(spec.env).filter(([k]) => !(k in base)).map(([k, v]) =>
@@ -172,6 +202,8 @@ interface Contender {
   part: Part;
   result: ContenderResult;
   spec(file: MonthFile, source: "main" | "warmup"): ProcessSpec;
+  /** Unmeasured preparation before each run (warm-up included), e.g. emptying a table. */
+  before?(): Promise<void>;
   /** Rows kept, from the run's output or its output file; notes to add. */
   inspect?(run: ProcessRun): Promise<{ rowsOut?: number; notes?: string[] }>;
 }
@@ -192,6 +224,14 @@ async function measureContender(
 ): Promise<ProcessRun | undefined> {
   const spec = c.spec(file, "main");
   c.result.command = describeSpec(spec);
+  try {
+    await c.before?.();
+  } catch (error) {
+    c.result.status = "failed";
+    c.result.reason = `preparing the run: ${String(error).split("\n")[0]}`;
+    say(`${label} ${c.result.name} FAILED ${c.result.reason}`);
+    return undefined;
+  }
   const run = await measureProcess(spec);
   if (run.code !== 0) {
     c.result.status = "failed";
@@ -213,15 +253,60 @@ async function measureContender(
   return run;
 }
 
-function unavailable(c: Contender, a: Availability): boolean {
+/** Marks `c` skipped when its tool is not available (a finding for the report, not a crash). */
+function unavailable(c: Contender, a: Availability, status: "skipped" | "missing" = "skipped") {
   if (a.ok) {
     c.result.notes.push(a.detail);
     return false;
   }
-  c.result.status = "missing";
+  c.result.status = status;
   c.result.reason = a.reason;
-  say(`${c.result.name} missing: ${a.reason}`);
+  say(`${c.result.name} ${status}: ${a.reason}`);
   return true;
+}
+
+const WORKER_LOADED = /loaded: ([\d,]+) rows/;
+const PSQL_COPY = /^COPY (\d+)$/m;
+
+/** Rows from the worker's summary line (dry run or load). */
+function workerRows(run: ProcessRun): Promise<{ rowsOut?: number }> {
+  const m = WORKER_ROWS.exec(run.stdout) ?? WORKER_LOADED.exec(run.stdout);
+  return Promise.resolve(m ? { rowsOut: Number(m[1]!.replaceAll(",", "")) } : {});
+}
+
+/** A `DATA_DIR` of its own holding `file` (hard-linked; copied across file systems). */
+async function linkedDataDir(dir: string, file: MonthFile): Promise<string> {
+  const target = join(dir, KEY);
+  await Deno.mkdir(join(target, ".."), { recursive: true });
+  await Deno.remove(target).catch(() => {});
+  await Deno.link(file.path, target).catch(() => Deno.copyFile(file.path, target));
+  return dir;
+}
+
+/** Runs `psql -c sql` against `url`; throws with its output on failure. */
+async function psqlRun(psql: string, url: string, sql: string): Promise<void> {
+  const out = await new Deno.Command(psql, {
+    args: ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+    env: baseEnv(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`psql -c ${sql.slice(0, 60)}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+/** `CREATE TABLE events_peer` with the events contract's columns in the PostgreSQL types. */
+async function peerTableDdl(): Promise<string> {
+  const events = await eventsPipeline();
+  const cols = events.columns.map((c) =>
+    `${quoteIdent(c.name)} ${sqlType(c.type, "postgres", c.max_length)}${
+      c.nullable ? "" : " NOT NULL"
+    }`
+  );
+  return `CREATE TABLE ${quoteIdent(PEER_TABLE)} (${cols.join(", ")})`;
 }
 
 /** Runs the whole benchmark and returns the results (also written to `bench/results/`). */
@@ -241,6 +326,7 @@ export async function runBenchmark(options: Options): Promise<Results> {
   const extraVersions: Record<string, string> = {};
   const has = (p: Part) => options.only.has(p);
   let s3: S3ServerProcess | undefined;
+  let pgCluster: PgCluster | undefined;
 
   try {
     say(`preparing ${options.rows.toLocaleString("en-US")} rows in bench/data/ ...`);
@@ -257,6 +343,32 @@ export async function runBenchmark(options: Options): Promise<Results> {
     const localSource = (f: MonthFile): WorkerSource => ({ kind: "local", dataDir: f.dataDir });
     let s3Endpoint = "";
     const out = (name: string) => join(scratch, name);
+    const bucketOf = (which: "main" | "warmup") => which === "main" ? BUCKET : WARMUP_BUCKET;
+
+    // The naive-timestamp twins of the main and warm-up months.
+    const naive = new Map<number, MonthFile>();
+    let naiveError = "";
+    const naiveTwins = async () => {
+      for (const f of [main, warm]) {
+        if (naive.has(f.rows)) continue;
+        const n = await ensureNaiveMonth(cacheDir, f);
+        naive.set(f.rows, n);
+        if (f === main) {
+          setup.push(
+            `naive month: ${n.cached ? "reused" : `written in ${n.generateS.toFixed(1)} s`} ` +
+              `bench/data/events-${f.rows}-naive/${KEY} (the month with event_time's trailing Z ` +
+              `removed, ${fmtMiB(n.bytes)} MiB)`,
+          );
+        }
+      }
+    };
+    if (has("worker-local-naive")) {
+      try {
+        await naiveTwins();
+      } catch (error) {
+        naiveError = `writing the naive month: ${String(error).split("\n")[0]}`;
+      }
+    }
 
     const contenders: Contender[] = [];
     if (has("worker-local")) {
@@ -264,11 +376,22 @@ export async function runBenchmark(options: Options): Promise<Results> {
         part: "worker-local",
         result: newResult("worker-local"),
         spec: (f) => workerSpec({ source: localSource(f), pgliteDir, dryRun: true }),
-        inspect: (run) => {
-          const m = WORKER_ROWS.exec(run.stdout);
-          return Promise.resolve(m ? { rowsOut: Number(m[1]!.replaceAll(",", "")) } : {});
-        },
+        inspect: workerRows,
       });
+    }
+    if (has("worker-local-naive")) {
+      const c: Contender = {
+        part: "worker-local-naive",
+        result: newResult("worker-local-naive"),
+        spec: (f) =>
+          workerSpec({ source: localSource(naive.get(f.rows)!), pgliteDir, dryRun: true }),
+        inspect: workerRows,
+      };
+      if (naiveError) {
+        c.result.status = "failed";
+        c.result.reason = naiveError;
+      }
+      contenders.push(c);
     }
     if (has("worker-s3")) {
       contenders.push({
@@ -276,18 +399,11 @@ export async function runBenchmark(options: Options): Promise<Results> {
         result: newResult("worker-s3"),
         spec: (_f, which) =>
           workerSpec({
-            source: {
-              kind: "s3",
-              endpoint: s3Endpoint,
-              bucket: which === "main" ? BUCKET : WARMUP_BUCKET,
-            },
+            source: { kind: "s3", endpoint: s3Endpoint, bucket: bucketOf(which) },
             pgliteDir,
             dryRun: true,
           }),
-        inspect: (run) => {
-          const m = WORKER_ROWS.exec(run.stdout);
-          return Promise.resolve(m ? { rowsOut: Number(m[1]!.replaceAll(",", "")) } : {});
-        },
+        inspect: workerRows,
       });
     }
     const floorOut = out("polars-floor.parquet");
@@ -303,6 +419,17 @@ export async function runBenchmark(options: Options): Promise<Results> {
         },
       });
     }
+    if (has("polars-floor-s3")) {
+      const floorS3Out = out("polars-floor-s3.parquet");
+      contenders.push({
+        part: "polars-floor-s3",
+        result: newResult("polars-floor-s3"),
+        spec: (_f, which) => floorS3Spec(`s3://${bucketOf(which)}/${KEY}`, floorS3Out, s3Endpoint),
+        inspect: async () => ({ rowsOut: await parquetRows(floorS3Out) }),
+      });
+    }
+    let duckdb: Availability | undefined;
+    const duckdbReady = async () => duckdb ??= await ensureDuckdb();
     let duckdbApi = "";
     if (has("duckdb")) {
       const c: Contender = {
@@ -315,7 +442,7 @@ export async function runBenchmark(options: Options): Promise<Results> {
           return { rowsOut: await parquetRows(out("duckdb.parquet")) };
         },
       };
-      const available = await ensureDuckdb();
+      const available = await duckdbReady();
       if (!unavailable(c, available) && available.ok) {
         duckdbApi = available.detail;
         extraVersions.duckdb = duckdbApi;
@@ -340,24 +467,111 @@ export async function runBenchmark(options: Options): Promise<Results> {
       if (!unavailable(c, py) && py.ok) extraVersions.pandas = py.detail.replace(/^pandas /, "");
       contenders.push(c);
     }
+
+    // End to end into PostgreSQL: the worker's real run against the peer pipeline, both into
+    // one throwaway cluster started here (its CPU is not the contenders' own).
+    if (has("worker-pg") || has("duckdb-psql")) {
+      let pgUrl = "";
+      const server = await postgresAvailable();
+      const psql = has("duckdb-psql") ? await findPsql() : undefined;
+      const e2eDirs = new Map<number, string>();
+      const dataDirOf = (f: MonthFile) => e2eDirs.get(f.rows)!;
+      const worker: Contender = {
+        part: "worker-pg",
+        result: newResult("worker-pg"),
+        spec: (f) =>
+          workerSpec({
+            source: { kind: "local", dataDir: dataDirOf(f) },
+            pgliteDir,
+            dryRun: false,
+            force: true,
+            databaseUrl: pgUrl,
+          }),
+        inspect: workerRows,
+      };
+      const peer: Contender = {
+        part: "duckdb-psql",
+        result: newResult("duckdb-psql"),
+        spec: (f) => duckdbPsqlSpec(f.path, pgUrl, psql?.psql ?? "psql"),
+        before: () => psqlRun(psql!.psql!, pgUrl, `TRUNCATE ${quoteIdent(PEER_TABLE)}`),
+        inspect: (run) => {
+          const m = PSQL_COPY.exec(run.stdout);
+          const info = lastJsonLine(run.stderr);
+          if (info?.duckdb && !extraVersions.duckdb) extraVersions.duckdb = String(info.duckdb);
+          return Promise.resolve(m ? { rowsOut: Number(m[1]) } : {});
+        },
+      };
+      const mine = [worker, peer].filter((c) => has(c.part));
+      const skipAll = (reason: string) => {
+        for (const c of mine) unavailable(c, { ok: false, reason }, "skipped");
+      };
+      if (!server.ok) {
+        skipAll(server.reason);
+      } else {
+        if (has("duckdb-psql")) {
+          if (!psql!.ok) unavailable(peer, psql!, "skipped");
+          else {
+            const d = await duckdbReady();
+            if (!d.ok) unavailable(peer, { ok: false, reason: `DuckDB: ${d.reason}` }, "skipped");
+            else peer.result.notes.push(d.detail, psql!.detail);
+          }
+        }
+        if (mine.some((c) => c.result.status === "ok")) {
+          try {
+            say("starting a throwaway PostgreSQL for the end-to-end runs ...");
+            pgCluster = await startPostgres();
+            pgUrl = pgCluster.url;
+            for (const f of [main, warm]) {
+              if (!e2eDirs.has(f.rows)) {
+                e2eDirs.set(f.rows, await linkedDataDir(join(scratch, `e2e-${f.rows}`), f));
+              }
+            }
+            if (peer.result.status === "ok" && has("duckdb-psql")) {
+              await psqlRun(psql!.psql!, pgUrl, await peerTableDdl());
+            }
+            const version = await pgVersion(psql?.ok ? psql.psql! : undefined, pgUrl);
+            setup.push(
+              `end to end: a throwaway PostgreSQL${
+                version ? ` (${version})` : ""
+              } from testing/postgres.ts (fsync off, /dev/shm), started once; worker-pg runs ` +
+                `\`main.ts run --force\` with DATABASE_URL (stage, publish, load, ledger; DATA_DIR ` +
+                `a temp folder with the month hard-linked in), duckdb-psql COPYs into ` +
+                `${PEER_TABLE} (the contract's columns and types, no index), emptied before ` +
+                "each run (unmeasured)",
+            );
+          } catch (error) {
+            for (const c of mine.filter((x) => x.result.status === "ok")) {
+              c.result.status = "failed";
+              c.result.reason = `throwaway PostgreSQL: ${String(error).split("\n")[0]}`;
+            }
+          }
+        }
+      }
+      contenders.push(...mine);
+    }
     const active = () => contenders.filter((c) => c.result.status === "ok");
 
-    if (has("worker-s3")) {
+    const wantS3 = has("worker-s3") || has("polars-floor-s3") || has("scaling");
+    if (wantS3) {
       say("starting the local S3 server and uploading the month (8 MiB parts) ...");
       try {
         s3 = await startS3Server(baseEnv());
         s3Endpoint = s3.endpoint;
-        const seconds = await uploadFile(s3.endpoint, main.path, KEY);
-        setup.push(
-          `worker-s3: s3rver 3.7.1 in its own process at ${s3.endpoint}; upload of ${
-            (main.bytes / 1e9).toFixed(2)
-          } GB took ${seconds.toFixed(1)} s`,
-        );
-        await putSmallFile(s3.endpoint, WARMUP_BUCKET, KEY, warm.path);
+        if (has("worker-s3") || has("polars-floor-s3")) {
+          const seconds = await uploadFile(s3.endpoint, main.path, KEY);
+          setup.push(
+            `worker-s3 / polars-floor-s3: s3rver 3.7.1 in its own process at ${s3.endpoint}; ` +
+              `upload of ${(main.bytes / 1e9).toFixed(2)} GB took ${seconds.toFixed(1)} s`,
+          );
+          await putSmallFile(s3.endpoint, WARMUP_BUCKET, KEY, warm.path);
+        }
       } catch (error) {
-        const c = contenders.find((x) => x.part === "worker-s3")!;
-        c.result.status = "failed";
-        c.result.reason = `local S3 server: ${String(error).split("\n")[0]}`;
+        for (const c of contenders.filter((x) => x.part.endsWith("-s3"))) {
+          c.result.status = "failed";
+          c.result.reason = `local S3 server: ${String(error).split("\n")[0]}`;
+        }
+        if (s3) await s3.stop().catch(() => {});
+        s3 = undefined;
       }
     }
 
@@ -365,10 +579,19 @@ export async function runBenchmark(options: Options): Promise<Results> {
       say(`warm-up (unmeasured, ${warm.rows.toLocaleString("en-US")} rows) ...`);
       for (const c of active()) {
         const spec = c.spec(warm, "warmup");
-        const run = await measureProcess(spec);
-        if (run.code !== 0) {
+        let run: ProcessRun | undefined;
+        try {
+          await c.before?.();
+          run = await measureProcess(spec);
+        } catch (error) {
+          c.result.status = "failed";
+          c.result.reason = `warm-up: ${String(error).split("\n")[0]}`;
+        }
+        if (run && run.code !== 0) {
           c.result.status = "failed";
           c.result.reason = `warm-up: ${failureReason(run)}`;
+        }
+        if (c.result.status === "failed") {
           say(`${c.result.name} failed its warm-up: ${c.result.reason}`);
         }
       }
@@ -376,6 +599,8 @@ export async function runBenchmark(options: Options): Promise<Results> {
 
     if (active().length > 0) {
       await warmPageCache(main.path);
+      const naiveMain = naive.get(main.rows);
+      if (naiveMain) await warmPageCache(naiveMain.path);
       for (let r = 1; r <= options.repeat; r++) {
         for (const c of active()) await measureContender(c, main, `[${r}/${options.repeat}]`);
       }
@@ -385,16 +610,19 @@ export async function runBenchmark(options: Options): Promise<Results> {
         c.result.stats = summarize(c.result.runs);
       }
     }
-    if (s3) {
-      await s3.stop();
-      s3 = undefined;
+    if (pgCluster) {
+      await pgCluster.stop().catch(() => {});
+      pgCluster = undefined;
     }
 
     const loads = await runLoads(options, main, scratch, floorOut, setup);
     const cold = has("cold-start") ? await runColdStart(options, scratch) : undefined;
     const scaling = has("scaling")
-      ? await runScaling(options, cacheDir, main, scratch, contenders)
+      ? await runScaling(options, cacheDir, main, scratch, contenders, s3?.endpoint)
       : [];
+    if (has("scaling") && !s3) {
+      setup.push("scaling: worker-s3 not measured (the local S3 server did not start)");
+    }
 
     const results: Results = {
       kind: options.smoke ? "smoke" : "full",
@@ -422,10 +650,34 @@ export async function runBenchmark(options: Options): Promise<Results> {
     results.targets = evaluateTargets(results);
     return results;
   } finally {
+    if (pgCluster) await pgCluster.stop().catch(() => {});
     if (s3) await s3.stop().catch(() => {});
     useTree(ROOT);
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
     await Deno.remove(snapshot.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function fmtMiB(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(0);
+}
+
+/** `SELECT version()` through psql, shortened; empty when psql is missing. */
+async function pgVersion(psql: string | undefined, url: string): Promise<string> {
+  if (!psql) return "";
+  try {
+    const out = await new Deno.Command(psql, {
+      args: ["-X", "-A", "-t", url, "-c", "SHOW server_version"],
+      env: baseEnv(),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const v = new TextDecoder().decode(out.stdout).trim();
+    return out.success && v ? `PostgreSQL ${v}` : "";
+  } catch {
+    return "";
   }
 }
 
@@ -497,7 +749,7 @@ async function runLoads(
         rates: [],
       };
       if (kind === "postgres" && !pgOk.ok) {
-        r.status = "missing";
+        r.status = "skipped";
         r.reason = pgOk.reason;
       }
       results.push(r);
@@ -561,7 +813,7 @@ async function runColdStart(options: Options, scratch: string): Promise<Contende
     await Deno.mkdir(join(dataDir, "2021", "02"), { recursive: true });
     await Deno.copyFile(sample, join(dataDir, KEY));
   } catch (error) {
-    result.status = "missing";
+    result.status = "skipped";
     result.reason = `the shipped sample ${sample} is not readable: ${String(error)}`;
     return result;
   }
@@ -601,11 +853,13 @@ async function runScaling(
   main: MonthFile,
   scratch: string,
   contenders: Contender[],
+  s3Endpoint: string | undefined,
 ): Promise<ScalingPoint[]> {
   const points: ScalingPoint[] = [];
   const bytesPerRow = main.bytes / main.rows;
   const pgliteDir = join(scratch, "warehouse");
   const floorOut = join(scratch, "scaling-floor.parquet");
+  const statsOf = (part: Part) => contenders.find((c) => c.part === part)?.result.stats;
   for (const factor of [0.25, 0.5, 1, 2]) {
     const rows = Math.round(options.rows * factor);
     const estimate = Math.round(bytesPerRow * rows);
@@ -613,20 +867,27 @@ async function runScaling(
     points.push(point);
     const reuse = factor === 1
       ? {
-        worker: contenders.find((c) => c.part === "worker-local")?.result.stats,
-        floor: contenders.find((c) => c.part === "polars-floor")?.result.stats,
+        worker: statsOf("worker-local"),
+        floor: statsOf("polars-floor"),
+        s3: statsOf("worker-s3"),
       }
       : {};
-    if (factor === 1 && reuse.worker && reuse.floor) {
-      Object.assign(point, { bytes: main.bytes, worker: reuse.worker, floor: reuse.floor });
+    if (factor === 1 && reuse.worker && reuse.floor && (reuse.s3 || !s3Endpoint)) {
+      Object.assign(point, {
+        bytes: main.bytes,
+        worker: reuse.worker,
+        floor: reuse.floor,
+        ...(reuse.s3 ? { workerS3: reuse.s3 } : {}),
+      });
       continue;
     }
     const cached = await Deno.stat(join(cacheDir, `events-${rows}`, KEY)).then(
       () => true,
       () => false,
     );
-    // The CSV (unless cached), the worker's stage (~half the CSV), and 1 GiB to spare.
-    const need = (cached ? 0 : estimate) + estimate / 2 + 2 ** 30;
+    // The CSV (unless cached), the worker's stage (~half the CSV), the S3 server's copy, and
+    // 1 GiB to spare.
+    const need = (cached ? 0 : estimate) + estimate / 2 + (s3Endpoint ? estimate : 0) + 2 ** 30;
     const free = await freeBytes(cacheDir);
     if (free < need) {
       point.status = "skipped";
@@ -646,24 +907,44 @@ async function runScaling(
       continue;
     }
     point.bytes = file.bytes;
+    // worker-s3 reads the same size from its own bucket on the S3 server.
+    const bucket = `bench-scale-${rows}`;
+    let s3Ready = false;
+    if (s3Endpoint) {
+      try {
+        await uploadFile(s3Endpoint, file.path, KEY, bucket);
+        s3Ready = true;
+      } catch (error) {
+        point.workerS3Reason = `upload to s3://${bucket}: ${String(error).split("\n")[0]}`;
+      }
+    } else {
+      point.workerS3Reason = "the local S3 server is not running";
+    }
     await warmPageCache(file.path);
     const worker: RunFigures[] = [];
     const floor: RunFigures[] = [];
+    const workerS3: RunFigures[] = [];
+    const specs: Array<[RunFigures[], ProcessSpec, string]> = [
+      [
+        worker,
+        workerSpec({ source: { kind: "local", dataDir: file.dataDir }, pgliteDir, dryRun: true }),
+        "worker",
+      ],
+      [floor, floorSpec(file.path, floorOut), "floor"],
+    ];
+    if (s3Ready) {
+      specs.push([
+        workerS3,
+        workerSpec({
+          source: { kind: "s3", endpoint: s3Endpoint!, bucket },
+          pgliteDir,
+          dryRun: true,
+        }),
+        "worker-s3",
+      ]);
+    }
     for (let r = 1; r <= options.repeat && point.status === "ok"; r++) {
-      for (
-        const [list, spec, name] of [
-          [
-            worker,
-            workerSpec({
-              source: { kind: "local", dataDir: file.dataDir },
-              pgliteDir,
-              dryRun: true,
-            }),
-            "worker",
-          ],
-          [floor, floorSpec(file.path, floorOut), "floor"],
-        ] as const
-      ) {
+      for (const [list, spec, name] of specs) {
         const run = await measureProcess(spec);
         if (run.code !== 0) {
           point.status = "failed";
@@ -678,20 +959,28 @@ async function runScaling(
         );
       }
     }
+    if (s3Ready) await deleteObject(s3Endpoint!, bucket, KEY).catch(() => {});
     if (point.status === "ok") {
       point.worker = summarize(worker);
       point.floor = summarize(floor);
+      if (workerS3.length > 0) point.workerS3 = summarize(workerS3);
     }
   }
   return points;
 }
+
+const SERVE_SECTION = "## serve under load";
 
 async function writeResults(results: Results): Promise<string[]> {
   const dir = join(BENCH, "results");
   await Deno.mkdir(dir, { recursive: true });
   const base = join(dir, results.kind === "smoke" ? "smoke" : "latest");
   await Deno.writeTextFile(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
-  await Deno.writeTextFile(`${base}.md`, renderMarkdown(results));
+  // bench/serve_load.ts keeps its own section at the end of latest.md: carried over.
+  const before = await Deno.readTextFile(`${base}.md`).catch(() => "");
+  const at = results.kind === "full" ? before.indexOf(SERVE_SECTION) : -1;
+  const kept = at >= 0 ? `\n${before.slice(at).trimEnd()}\n` : "";
+  await Deno.writeTextFile(`${base}.md`, renderMarkdown(results) + kept);
   return [`${base}.md`, `${base}.json`];
 }
 

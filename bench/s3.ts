@@ -5,7 +5,12 @@
  * @module
  */
 
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { fileURLToPath } from "node:url";
 
@@ -70,15 +75,31 @@ export function emulatorClient(endpoint: string): S3Client {
   });
 }
 
-/** Uploads `path` to `s3://BUCKET/key` with 8 MiB parts; returns seconds taken. */
-export async function uploadFile(endpoint: string, path: string, key: string): Promise<number> {
+/**
+ * Uploads `path` to `s3://bucket/key` (default {@link BUCKET}; another bucket is created first)
+ * with 8 MiB parts; returns seconds taken.
+ */
+export async function uploadFile(
+  endpoint: string,
+  path: string,
+  key: string,
+  bucket: string = BUCKET,
+): Promise<number> {
   const s3 = emulatorClient(endpoint);
+  if (bucket !== BUCKET) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      s3.destroy();
+      throw error;
+    }
+  }
   const file = await Deno.open(path);
   const t0 = performance.now();
   try {
     const upload = new Upload({
       client: s3,
-      params: { Bucket: BUCKET, Key: key, Body: file.readable },
+      params: { Bucket: bucket, Key: key, Body: file.readable },
       partSize: 8 * 1024 * 1024,
       queueSize: 4,
     });
@@ -102,6 +123,16 @@ export async function putSmallFile(
     await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: await Deno.readFile(path) }),
     );
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** Deletes `s3://bucket/key` (frees the emulator's disk). */
+export async function deleteObject(endpoint: string, bucket: string, key: string): Promise<void> {
+  const s3 = emulatorClient(endpoint);
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   } finally {
     s3.destroy();
   }

@@ -20,7 +20,7 @@ import { csvChunks, parquetRows } from "../../src/_shared/csv_chunks.ts";
 import { type LedgerRow } from "../../src/ledger/rows.ts";
 import { quoteIdent } from "../../src/_shared/sql.ts";
 import type { LoadRequest, Warehouse } from "../../src/sinks/warehouse.ts";
-import { checkContract, ROW } from "../../src/transform/contract_check.ts";
+import { checkContract, LINE, ROW } from "../../src/transform/contract_check.ts";
 import { addDerived, addSystemColumns } from "../../src/transform/derive.ts";
 
 /** The month loaded. */
@@ -49,8 +49,9 @@ export async function writeLoadInput(
     ...pipeline.columns.map((c) => pl.col(c.name).cast(pl.Utf8)),
   );
   const headerFields = pipeline.columns.length;
+  // LINE (the row's line in the file) feeds the `source_line` lineage column.
   let lf = checkContract(text.withRowIndex(ROW), pipeline.columns, { headerFields })
-    .select(...pipeline.columns.map((c) => c.name));
+    .select(...pipeline.columns.map((c) => c.name), LINE);
   lf = addDerived(lf, pipeline.derived);
   lf = addSystemColumns(lf, {
     month: parseMonth(LOAD_MONTH),

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sql: async () => (await import("./src/cli/sql.ts")).sqlCommand,
   insights: async () => (await import("./src/cli/insights.ts")).insightsCommand,
   notebooks: async () => (await import("./src/cli/notebooks.ts")).notebooksCommand,
+  extract: async () => (await import("./src/cli/extract.ts")).extractCommand,
 };
 
 /** Runs `argv` and returns the exit code. */

@@ -21,8 +21,8 @@ import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
 import { type Workspace, workspace } from "./support/workspace.ts";
 
-/** The points a one-file month passes (between_tables is a multi-table month's: tests/multi_table_test.ts). */
-const ONE_TABLE_POINTS = FAULT_POINTS.filter((p) => p !== "between_tables");
+/** The points a one-file month passes (between_tables is a multi-table month's, after_land a database extract's: tests/multi_table_test.ts, tests/database_source_test.ts). */
+const ONE_TABLE_POINTS = FAULT_POINTS.filter((p) => p !== "between_tables" && p !== "after_land");
 const pgIgnore = !canRun(!!(await findPostgresBin()), "PostgreSQL server binaries not found");
 const FEB = { year: 2021, month: 2 };
 const COMMITTED: ReadonlySet<FaultPoint> = new Set(["after_commit", "before_notify"]);

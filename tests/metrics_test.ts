@@ -132,3 +132,12 @@ Deno.test("LedgerCache: one ledger read per TTL however many requests, failures 
   await cache.runs();
   assert.equal(reads, 3, "a failed read is not kept");
 });
+
+Deno.test("renderMetrics() exposes each database input's lag, and none when there is none", () => {
+  const text = renderMetrics([], ["ops"], undefined, [
+    { pipeline: "ops", input: "sales_order", seconds: 42.5 },
+  ]);
+  assert.match(text, /# TYPE etl_source_lag_seconds gauge/);
+  assert.match(text, /^etl_source_lag_seconds\{pipeline="ops",input="sales_order"\} 42\.5$/m);
+  assert.doesNotMatch(renderMetrics([], ["ops"]), /etl_source_lag_seconds/);
+});

@@ -145,3 +145,23 @@ Deno.test({
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("renderStatusPage() shows each database input's lag in words", () => {
+  const html = renderStatusPage({
+    rows: [],
+    pipelines: ["ops", "events"],
+    lags: [
+      { pipeline: "ops", input: "sales_order", seconds: 42 },
+      { pipeline: "ops", input: "staff", seconds: 3 * 3600 },
+    ],
+  });
+  const ops = html.slice(
+    html.indexOf('data-pipeline="ops"'),
+    html.indexOf('data-pipeline="events"'),
+  );
+  assert.match(
+    ops,
+    /source lag: <span data-input="sales_order">sales_order 42 s<\/span>, <span data-input="staff">staff 3 h<\/span>/,
+  );
+  assert.doesNotMatch(html.slice(html.indexOf('data-pipeline="events"')), /source lag/);
+});

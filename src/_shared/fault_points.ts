@@ -20,6 +20,7 @@ export const FAULT_POINTS = [
   "before_load",
   "before_commit",
   "between_tables",
+  "after_land",
   "after_commit",
   "before_notify",
 ] as const;

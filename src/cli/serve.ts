@@ -12,6 +12,12 @@
  */
 
 import { holdWarehouse, openDynamo, openNotifier, openSource, openWarehouse } from "../adapters.ts";
+import { extractAndLoad } from "./extract.ts";
+import { readAllWatermarks } from "../ledger/landings.ts";
+import type { SourceLag } from "../serve/metrics.ts";
+import type { Warehouse } from "../sinks/warehouse.ts";
+import type { Source } from "../sources/source.ts";
+import type { Notifier } from "../notify/notifier.ts";
 import { type Config, loadConfig } from "../config/load.ts";
 import { ConfigError, messageOf } from "../_shared/errors.ts";
 import { log, redact } from "../_shared/log.ts";
@@ -124,6 +130,9 @@ function listen(
     token: config.serveToken,
     pipelines: config.pipelines.map((p) => p.name),
     waiting: () => deps.scheduler()?.lastTick?.plan?.waiting ?? [],
+    ...(config.pipelines.some((p) => p.inputs?.some((i) => i.database))
+      ? { sourceLag: () => sourceLag(deps.connection.get()) }
+      : {}),
     gauges: () => {
       const scheduler = deps.scheduler();
       const plan = scheduler?.lastTick?.plan;
@@ -225,6 +234,7 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
       );
     });
   }
+  registerExtracts(config, connection, { source, notifier, logger });
   const server = listen(config, flags.port!, { connection, scheduler: () => scheduler }, (port) => {
     options.onListen?.(port);
   });
@@ -248,4 +258,62 @@ export async function serveCommand(args: string[], options: ServeOptions = {}): 
   await connection.stop();
   logger.info("stopped");
   return 0;
+}
+
+/**
+ * The database inputs' extract ticks: each pipeline with an
+ * `extract_schedule` lands its changes and loads the month on that
+ * schedule (e.g. every 10 minutes, so data is visible within the
+ * schedule's period plus one load). Ticks of one pipeline never overlap.
+ */
+function registerExtracts(
+  config: Config,
+  connection: { get(): Warehouse },
+  deps: { source: Source; notifier: Notifier; logger: ReturnType<typeof log> },
+): void {
+  for (const pipeline of config.pipelines) {
+    if (!pipeline.extract_schedule || !pipeline.inputs?.some((i) => i.database)) continue;
+    if (!config.sourceDatabaseUrl) {
+      deps.logger.warn(
+        "{pipeline}: extract_schedule is set but SOURCE_DATABASE_URL is not: no extracts",
+        {
+          pipeline: pipeline.name,
+        },
+      );
+      continue;
+    }
+    let running = false;
+    Deno.cron(`etl-extract-${pipeline.name}`, pipeline.extract_schedule, async () => {
+      if (running) return;
+      running = true;
+      try {
+        const tick = await extractAndLoad({
+          source: deps.source,
+          warehouse: connection.get(),
+          notifier: deps.notifier,
+          databaseUrl: config.sourceDatabaseUrl!,
+          dynamo: await openDynamo(config),
+        }, pipeline);
+        for (const line of tick.lines) deps.logger.info("{line}", { line });
+      } catch (error) {
+        deps.logger.error("{pipeline} extract failed: {reason}", {
+          pipeline: pipeline.name,
+          reason: redact(messageOf(error)),
+        });
+      } finally {
+        running = false;
+      }
+    });
+  }
+}
+
+/** Each database input's lag, from the landing ledger's watermarks. */
+async function sourceLag(warehouse: Warehouse): Promise<SourceLag[]> {
+  const st = readAllWatermarks();
+  const now = Date.now();
+  return (await warehouse.query(st.sql, st.params)).map((r) => ({
+    pipeline: String(r.pipeline),
+    input: String(r.input),
+    seconds: Math.max(0, (now - new Date(String(r.watermark)).getTime()) / 1000),
+  }));
 }

@@ -64,6 +64,8 @@ const EnvSchema = z.object({
   AWS_SESSION_TOKEN: z.string().optional(),
   TABLE_NAME: z.string().regex(IDENTIFIER, "must match ^[A-Za-z_][A-Za-z0-9_]*$").optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must start with postgres://").optional(),
+  SOURCE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must start with postgres://")
+    .optional(),
   REDSHIFT_WORKGROUP: z.string().min(1).optional(),
   REDSHIFT_CLUSTER_IDENTIFIER: z.string().min(1).optional(),
   REDSHIFT_DATABASE: z.string().min(1).optional(),
@@ -202,6 +204,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     port: e.PORT,
     host: e.HOST,
     ...(e.SERVE_TOKEN ? { serveToken: e.SERVE_TOKEN } : {}),
+    ...(e.SOURCE_DATABASE_URL ? { sourceDatabaseUrl: e.SOURCE_DATABASE_URL } : {}),
     secrets,
     warnings: unknownVariables(env, [...Object.keys(EnvSchema.shape), ...OTHER_VARIABLES]),
     faultPoints: parseFaultPoints(e.ETL_FAULT_POINTS ?? ""),
@@ -403,12 +406,14 @@ function secretsOf(e: Env, region: string | undefined, problems: ConfigProblem[]
   const secrets = [e.AWS_SECRET_ACCESS_KEY, e.AWS_SESSION_TOKEN, e.SERVE_TOKEN].filter((
     s,
   ): s is string => !!s);
-  if (e.DATABASE_URL) {
+  for (const field of ["DATABASE_URL", "SOURCE_DATABASE_URL"] as const) {
+    const url = e[field];
+    if (!url) continue;
     try {
-      const password = decodeURIComponent(new URL(e.DATABASE_URL).password);
-      if (password) secrets.push(password, e.DATABASE_URL);
+      const password = decodeURIComponent(new URL(url).password);
+      if (password) secrets.push(password, url);
     } catch {
-      problems.push({ field: "DATABASE_URL", source: ENV, message: "is not a valid URL" });
+      problems.push({ field, source: ENV, message: "is not a valid URL" });
     }
   }
 

@@ -155,7 +155,7 @@ export async function resolveModels(
   modelsDir: string,
   pipelinesFile: string,
 ): Promise<{ models: Model[]; problems: ModelProblem[] }> {
-  const dir = join(modelsDir, p.name);
+  const dir = join(modelsDir, p.models_from ?? p.name);
   const files: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {

@@ -102,4 +102,6 @@ export interface Config {
   polarsEnv?: Record<string, string>;
   /** Fault points armed by `ETL_FAULT_POINTS` (tests only; empty in production). */
   faultPoints?: ReadonlyMap<FaultPoint, FaultAction>;
+  /** `SOURCE_DATABASE_URL`: the operational PostgreSQL database inputs are extracted from. */
+  sourceDatabaseUrl?: string;
 }

@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { Column, Pipeline } from "./schema.ts";
+import type { Column } from "./columns.ts";
+import type { Pipeline } from "./pipeline.ts";
 import type { WriteSpec } from "./write.ts";
 
 /** A declared foreign key: `column` of this input must be a `to` value of `input`. */
@@ -22,6 +23,27 @@ export interface Reference {
   to: string;
 }
 
+/**
+ * An input read from an operational PostgreSQL: its changed rows land as
+ * immutable CSV files (`landing/<table>/<yyyy>/<mm>/`), then flow as the
+ * input's files of that month.
+ */
+export interface DatabaseSource {
+  /** `postgres`. */
+  kind: "postgres";
+  /** The source table (validated identifier, quoted). */
+  table: string;
+  /** Its primary key columns. */
+  key: string[];
+  /** A timestamp column that every insert and update sets (e.g. `last_updated`). */
+  cursor: string;
+  /**
+   * How far before the watermark each extract looks again, in seconds
+   * (rows committed late with an older cursor value). Default 600.
+   */
+  overlap_seconds: number;
+}
+
 /** One input of a multi-table pipeline, as a full one-file pipeline plus its place. */
 export interface InputPipeline extends Pipeline {
   /** The input's name (what models select FROM). */
@@ -32,6 +54,13 @@ export interface InputPipeline extends Pipeline {
   loaded: boolean;
   /** Foreign keys to other inputs. */
   references: Reference[];
+  /** Set when the input is extracted from a database instead of dropped as files. */
+  database?: DatabaseSource | undefined;
+}
+
+/** The landing key template of a database input: one immutable CSV per extract tick. */
+export function landingKey(table: string): string {
+  return `landing/${table}/{yyyy}/{mm}/*.csv`;
 }
 
 /** Where a model's rows are also published. */

@@ -7,7 +7,7 @@
  */
 
 import type { ColumnType } from "./columns.ts";
-import type { Pipeline } from "./schema.ts";
+import type { Pipeline } from "./pipeline.ts";
 
 /** Columns the worker adds to every target table. */
 export const SYSTEM_COLUMNS = ["source_month", "loaded_at", "run_id", "source_line"] as const;

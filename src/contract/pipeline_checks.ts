@@ -12,13 +12,22 @@ import { quote } from "../_shared/quote.ts";
 import { type Column, type Derived, IDENTIFIER, IDENTIFIER_RULE } from "./columns.ts";
 import { SYSTEM_COLUMNS } from "./output.ts";
 import { ROLE_NAMES, roleProblem } from "./roles.ts";
-import type { Pipeline } from "./schema.ts";
+import type { Pipeline } from "./pipeline.ts";
+import type { InputPipeline } from "./inputs.ts";
 import { writeProblems } from "./write.ts";
 
 /** Where the checks report a problem (zod's refinement context has this shape). */
 export interface IssueSink {
   /** Records one problem at `path`. */
   addIssue(issue: { code: "custom"; path: Array<string | number>; message: string }): void;
+}
+
+/** One problem found by a check, with its place. */
+export interface Issue {
+  /** Where, e.g. `["inputs", 0, "references", 1, "to"]`. */
+  path: PropertyKey[];
+  /** What is wrong. */
+  message: string;
 }
 
 /** A column as written in the file, before its warehouse name is resolved. */
@@ -180,4 +189,51 @@ export function checkSettings(p: Pipeline, ctx: IssueSink): void {
       message: `'${p.sort_key}' is not a declared column`,
     });
   }
+}
+
+/** References naming an unknown input or column, inputs named twice, tables used twice. */
+export function referenceProblems(inputs: InputPipeline[]): Issue[] {
+  const out: Issue[] = [];
+  const byName = new Map(inputs.map((p) => [p.input, p]));
+  inputs.forEach((p, i) => {
+    if (inputs.findIndex((q) => q.input === p.input) !== i) {
+      out.push({ path: ["inputs", i, "name"], message: `input '${p.input}' is declared twice` });
+    }
+    if (p.database) {
+      const cursor = p.columns.find((c) => c.name === p.database!.cursor);
+      if (!cursor || cursor.type !== "timestamp" || cursor.nullable) {
+        out.push({
+          path: ["inputs", i, "source", "cursor"],
+          message:
+            `'${p.database.cursor}' must be a declared timestamp column that is not nullable (every insert and update sets it)`,
+        });
+      }
+      p.database.key.forEach((k, j) => {
+        if (!p.columns.some((c) => c.name === k)) {
+          out.push({
+            path: ["inputs", i, "source", "key", j],
+            message: `'${k}' is not a declared column`,
+          });
+        }
+      });
+    }
+    p.references.forEach((r, j) => {
+      const path = ["inputs", i, "references", j];
+      const target = byName.get(r.input);
+      if (!p.columns.some((c) => c.name === r.column)) {
+        out.push({
+          path: [...path, "column"],
+          message: `'${r.column}' is not a column of ${p.input}`,
+        });
+      } else if (!target) {
+        out.push({
+          path: [...path, "input"],
+          message: `'${r.input}' is not an input (inputs: ${[...byName.keys()].join(", ")})`,
+        });
+      } else if (!target.columns.some((c) => c.name === r.to)) {
+        out.push({ path: [...path, "to"], message: `'${r.to}' is not a column of ${r.input}` });
+      }
+    });
+  });
+  return out;
 }

@@ -8,91 +8,27 @@
  */
 
 import { z } from "zod";
-import { type Column, COLUMN_TYPES, type Derived, IDENTIFIER } from "./columns.ts";
-import { ROLE_NAMES, type Roles } from "./roles.ts";
+import { COLUMN_TYPES, IDENTIFIER } from "./columns.ts";
+import { ROLE_NAMES } from "./roles.ts";
 import {
   checkColumns,
   checkDerived,
   checkSettings,
   checkWrite,
+  referenceProblems,
   resolveNames,
 } from "./pipeline_checks.ts";
+import type { Pipeline } from "./pipeline.ts";
 import { WRITE_MODES, type WriteSpec } from "./write.ts";
-import type { InputPipeline, Model, ModelOptions } from "./inputs.ts";
+import { type InputPipeline, landingKey } from "./inputs.ts";
 
 export * from "./columns.ts";
+export * from "./pipeline.ts";
 export * from "./roles.ts";
 export * from "./output.ts";
 export * from "./write.ts";
 export * from "./pipeline_checks.ts";
 export * from "./inputs.ts";
-
-/** One pipeline: a monthly file, its contract, its predicate, its table. */
-export interface Pipeline {
-  /** Unique name, used on the command line (`--pipeline events`). */
-  name: string;
-  /** Object key template under the bucket or DATA_DIR, with `{yyyy}` and `{mm}`. */
-  key: string;
-  /** Target table in the warehouse. */
-  table: string;
-  /** SQL boolean expression over the declared and derived columns; matching rows are loaded. */
-  predicate: string;
-  /** First month the scheduler catches up from (`YYYY-MM`). */
-  start_month?: string | undefined;
-  /**
-   * Day of the following month by which the month's file is due (1-28). Until
-   * then a missing file is `waiting`; after it, `late` (alerted once). Default:
-   * no deadline (a missing file only waits).
-   */
-  due_by_day?: number | undefined;
-  /** Declared columns, in file order. */
-  columns: Column[];
-  /** Computed columns added before loading. Default none. */
-  derived: Derived[];
-  /** Column the warehouse sorts on (Redshift SORTKEY). Default: the first timestamp column. */
-  sort_key?: string | undefined;
-  /** What to do with header columns the contract does not declare. Default `ignore`. */
-  extra_columns: "ignore" | "fail";
-  /** Field delimiter, one character. Default `,`. */
-  delimiter: string;
-  /**
-   * Largest share of rows (0 to 1) that may break the contract before the
-   * month is refused instead of loaded (a systematic problem, not a few bad
-   * rows). Default 0.1.
-   */
-  max_rejected_share: number;
-  /** Name of the data generator for `deno task generate`. Default: the pipeline name. */
-  generator?: string | undefined;
-  /**
-   * Derive every column's warehouse name from its header text with dlt's
-   * snake_case convention (`Cost Total $` -> `cost_totalx`). Default: names as written.
-   */
-  normalize_names?: "snake_case" | undefined;
-  /**
-   * A timestamp or date column whose values must fall inside the month being
-   * loaded; other rows are quarantined (`event_time: outside 2021-02`). Default: not checked.
-   */
-  month_column?: string | undefined;
-  /**
-   * Load a month whose file has a header and no rows (the month becomes
-   * empty). Default false: refused, so an interrupted export never wipes a loaded month.
-   */
-  allow_empty?: boolean | undefined;
-  /**
-   * Which column plays each role the insights' questions read, for a file
-   * whose columns are not named like the events contract's. Default: found
-   * by name (see `columnsFor` in `src/insights/columns.ts`).
-   */
-  roles?: Roles | undefined;
-  /** How each month is written to the table (see {@link WriteSpec}). Default `replace_month`. */
-  write: WriteSpec;
-  /** A multi-table pipeline's inputs (see `contract/inputs.ts`). */
-  inputs?: InputPipeline[] | undefined;
-  /** A multi-table pipeline's models, in dependency order (filled in by `config/models.ts`). */
-  models?: Model[] | undefined;
-  /** A multi-table pipeline's model options, by model name, as declared. */
-  model_options?: Record<string, ModelOptions> | undefined;
-}
 
 /** zod rule for a table or column name (an {@link IDENTIFIER}). */
 const identifier = z.string().regex(
@@ -238,6 +174,19 @@ const ModelOptionsSchema = z.strictObject({
   }).optional(),
 });
 
+const DatabaseSourceSchema = z.strictObject({
+  /** `postgres`. */
+  kind: z.literal("postgres"),
+  /** The source table. */
+  table: identifier,
+  /** Its primary key. */
+  key: z.array(identifier).min(1),
+  /** The change cursor column. */
+  cursor: identifier,
+  /** Seconds looked back before the watermark. */
+  overlap_seconds: z.number().int().min(0).max(86_400).default(600),
+});
+
 const MultiSchema = z.strictObject({
   /** Unique name. */
   name: identifier,
@@ -251,6 +200,10 @@ const MultiSchema = z.strictObject({
   inputs: z.array(z.unknown()).min(1),
   /** Options of the models found in `config/models/<name>/`. */
   models: z.record(identifier, ModelOptionsSchema).default({}),
+  /** Read the models of another pipeline's folder (`config/models/<models_from>/`). */
+  models_from: identifier.optional(),
+  /** Cron schedule of `serve`'s extract ticks for the database inputs (e.g. every 10 minutes). */
+  extract_schedule: z.string().min(9).optional(),
 });
 
 const PipelinesFileSchema = z.strictObject({
@@ -342,7 +295,16 @@ function parseMulti(raw: object, report: (issues: Issues) => void): Pipeline | u
       broken = true;
       return at([{ path: [], message: "must be an object" }]);
     }
-    const { references = [], table, key, ...rest } = rawInput as Record<string, unknown>;
+    const { references = [], table, source, ...other } = rawInput as Record<string, unknown>;
+    const database = source === undefined ? undefined : DatabaseSourceSchema.safeParse(source);
+    if (database && !database.success) {
+      at(database.error.issues.map((x) => ({ ...x, path: ["source", ...x.path] })));
+      return void (broken = true);
+    }
+    // A database input lands its changes under a key of its own; a month without changes is empty.
+    const { key, ...rest } = database?.data
+      ? { allow_empty: true, ...other, key: landingKey(database.data.table) }
+      : other;
     const monthly = typeof key === "string" && key.includes("{yyyy}");
     const refs = z.array(ReferenceSchema).safeParse(references);
     const keyText = typeof key === "string" ? key : "";
@@ -367,6 +329,7 @@ function parseMulti(raw: object, report: (issues: Issues) => void): Pipeline | u
       monthly,
       loaded: table !== undefined,
       references: refs.data,
+      ...(database?.data ? { database: database.data } : {}),
     });
   });
   if (broken) return undefined;
@@ -390,34 +353,7 @@ function parseMulti(raw: object, report: (issues: Issues) => void): Pipeline | u
     write: { mode: "replace_month", snapshot: false },
     inputs,
     model_options: m.models,
+    ...(m.models_from ? { models_from: m.models_from } : {}),
+    ...(m.extract_schedule ? { extract_schedule: m.extract_schedule } : {}),
   };
-}
-
-/** References naming an unknown input or column, inputs named twice, tables used twice. */
-function referenceProblems(inputs: InputPipeline[]): Issues {
-  const out: Array<{ path: PropertyKey[]; message: string }> = [];
-  const byName = new Map(inputs.map((p) => [p.input, p]));
-  inputs.forEach((p, i) => {
-    if (inputs.findIndex((q) => q.input === p.input) !== i) {
-      out.push({ path: ["inputs", i, "name"], message: `input '${p.input}' is declared twice` });
-    }
-    p.references.forEach((r, j) => {
-      const path = ["inputs", i, "references", j];
-      const target = byName.get(r.input);
-      if (!p.columns.some((c) => c.name === r.column)) {
-        out.push({
-          path: [...path, "column"],
-          message: `'${r.column}' is not a column of ${p.input}`,
-        });
-      } else if (!target) {
-        out.push({
-          path: [...path, "input"],
-          message: `'${r.input}' is not an input (inputs: ${[...byName.keys()].join(", ")})`,
-        });
-      } else if (!target.columns.some((c) => c.name === r.to)) {
-        out.push({ path: [...path, "to"], message: `'${r.to}' is not a column of ${r.input}` });
-      }
-    });
-  });
-  return out;
 }

@@ -1,8 +1,9 @@
 /**
- * The path of a multi-table month: locate every input, stage each with
- * Polars (its own contract and quarantine), quarantine orphans of the
- * declared references, run the SQL models on the checked frames, publish
- * every file to the data zones, and load every table in one transaction.
+ * The path of a multi-table month: stage every input (`multi_inputs.ts`),
+ * quarantine orphans of the references, run the SQL models on the checked
+ * frames (or, with Redshift's pushdown, inside Redshift), publish every file
+ * to the data zones, and load every table in one transaction; then publish
+ * chosen models to DynamoDB.
  *
  * @module
  */
@@ -10,97 +11,30 @@
 import { join } from "node:path";
 import pl from "nodejs-polars";
 import type { ResolvedPipeline } from "../config/types.ts";
-import {
-  type InputPipeline,
-  isMulti,
-  type Model,
-  modelPipeline,
-  outputColumns,
-  predicateColumns,
-} from "../contract/schema.ts";
-import { formatMonth, type Month } from "../contract/month.ts";
+import { type Model, modelPipeline, outputColumns, predicateColumns } from "../contract/schema.ts";
+import { type Month } from "../contract/month.ts";
 import { refuseTooManyRejected } from "../contract/rejected_share.ts";
-import { RunError } from "../_shared/errors.ts";
 import { faultPoint } from "../_shared/fault_points.ts";
 import { parquetRows } from "../_shared/csv_chunks.ts";
 import type { LazyFrame } from "../_shared/polars.ts";
 import type { RunTableRow } from "../ledger/rows.ts";
 import type { RunReport } from "../notify/report.ts";
 import type { TableLoad } from "../sinks/warehouse.ts";
-import { processedKey, quarantineKey, type SourceFile } from "../sources/source.ts";
-import { stageMonth, type StageResult } from "../stage/stage.ts";
-import { LINE, REASON } from "../transform/contract_check.ts";
+import { processedKey, quarantineKey } from "../sources/source.ts";
+import { LINE } from "../transform/contract_check.ts";
 import { addSystemColumns } from "../transform/derive.ts";
 import { runModels } from "../transform/models.ts";
-import { type ReferenceCheck, singular, splitOrphans } from "../transform/references.ts";
 import type { PathContext, RunDeps } from "./deps.ts";
-import { unlessAborted } from "./interrupt.ts";
-import { quoteIdent } from "../_shared/sql.ts";
-import { loadTable } from "../sinks/write_sql.ts";
-import { publishModels } from "./publish.ts";
+import { modelRowsFromFile, modelRowsInWarehouse, publishModels } from "./publish.ts";
+import {
+  checkReferences,
+  type LocatedInputs,
+  type Multi,
+  type StagedInput,
+  stageInputs,
+} from "./multi_inputs.ts";
 
-/** A multi-table pipeline with its resolved inputs. */
-type Multi = ResolvedPipeline & { inputs: Array<InputPipeline & ResolvedPipeline> };
-
-/** The inputs' files, and the month's identity made of all of them. */
-export interface LocatedInputs {
-  /** One file standing for the month: the first monthly input's address, every input's identity. */
-  file: SourceFile;
-  /** Each input's file, by input name. */
-  files: Map<string, SourceFile>;
-}
-
-/**
- * Finds every input's file; a missing one fails the month naming the input.
- * The month's identity lists each input's, so a change to any reloads it.
- */
-export async function locateInputs(
-  deps: RunDeps,
-  pipeline: ResolvedPipeline,
-  month: Month,
-): Promise<LocatedInputs> {
-  if (!isMulti(pipeline)) throw new Error(`${pipeline.name} is not a multi-table pipeline`);
-  const files = new Map<string, SourceFile>();
-  for (const input of pipeline.inputs) {
-    try {
-      files.set(input.input, await deps.source.locate(input, month));
-    } catch (error) {
-      if (!(error instanceof RunError)) throw error;
-      const hint = error.hint?.replace(`--pipeline ${input.name}`, `--pipeline ${pipeline.name}`);
-      const message = input.monthly
-        ? error.message
-        : error.message.replace(/^No file for \d{4}-\d{2} at/, "No reference file at");
-      throw new RunError(error.step, `${pipeline.name} input '${input.input}': ${message}`, {
-        ...(hint ? { hint } : {}),
-        cause: error,
-        transient: error.transient,
-      });
-    }
-  }
-  const first = files.get(pipeline.inputs.find((i) => i.monthly)!.input)!;
-  const identity = [...files].map(([name, f]) => `${name}=${f.identity}`).join("|");
-  return {
-    file: {
-      url: first.url,
-      scanPath: first.scanPath,
-      identity: identity.length <= 1000 ? identity : `sha256:${await sha256(identity)}`,
-      size: [...files.values()].reduce((n, f) => n + f.size, 0),
-    },
-    files,
-  };
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** What one input's stage and reference checks left. */
-interface StagedInput {
-  input: InputPipeline & ResolvedPipeline;
-  file: SourceFile;
-  staged: StageResult;
-}
+export { locateInputs } from "./multi_inputs.ts";
 
 /** The multi-table path; same shape as `stageAndLoad`, plus the inputs' files. */
 export async function stageAndLoadMulti(
@@ -114,41 +48,10 @@ export async function stageAndLoadMulti(
   const multi = pipeline as Multi;
   const stamp = { month, loadedAt: report.startedAt, runId: report.runId };
   ctx.setStep("read");
-  const inputs: StagedInput[] = [];
-  for (const input of multi.inputs) {
-    const file = located.files.get(input.input)!;
-    const dir = join(ctx.scratch, `input-${input.input}`);
-    await Deno.mkdir(dir, { recursive: true });
-    const staged = await unlessAborted(
-      stageMonth(file, input, stamp, {
-        dir,
-        open: () => deps.source.open(file),
-        explain: (at, error) => deps.source.explain(at, file, error),
-      }),
-      ctx.signal,
-      "read",
-    );
-    report.warnings.push(...staged.warnings.map((w) => `${input.input}: ${w}`));
-    inputs.push({ input, file, staged });
-  }
+  const inputs = await stageInputs(deps, multi, located, report, ctx, stamp);
   ctx.setStep("validate");
   await checkReferences(inputs, month);
-  Object.assign(report, {
-    rowsRead: sum(inputs, (i) => i.staged.rowsRead),
-    rowsRejected: sum(inputs, (i) => i.staged.rowsRejected),
-    reasons: inputs.flatMap((i) =>
-      i.staged.reasons.map((r) => ({ reason: `${i.input.input}: ${r.reason}`, rows: r.rows }))
-    ).sort((a, b) => b.rows - a.rows),
-  });
-  for (const i of inputs) {
-    refuseTooManyRejected(i.input, {
-      ...report,
-      source: { url: i.file.url, identity: i.file.identity, size: i.file.size },
-      rowsRead: i.staged.rowsRead,
-      rowsRejected: i.staged.rowsRejected,
-      reasons: i.staged.reasons,
-    });
-  }
+  countInputs(inputs, report);
   ctx.setStep("stage");
   // With Redshift's pushdown strategy the models run inside Redshift over the staged inputs.
   const inWarehouse = !ctx.dryRun && deps.warehouse?.modelsInWarehouse === true;
@@ -168,16 +71,57 @@ export async function stageAndLoadMulti(
     report.status = "dry-run";
     return;
   }
+  await loadAll(deps, multi, month, report, ctx, { inputs, models, inWarehouse });
+  await faultPoint("after_commit");
+  // A second sink after the commit: its failure is a warning on a loaded month.
+  const published = inWarehouse
+    ? (multi.models ?? []).map((model) => ({
+      model,
+      rows: () => modelRowsInWarehouse(deps, multi, model, report.runId),
+    }))
+    : models.map((m) => ({ model: m.model, rows: () => modelRowsFromFile(m.model, m.path) }));
+  await publishModels(deps, published, month, report);
+}
+
+/** The month's figures summed over its inputs; refuses an input over its rejected share. */
+function countInputs(inputs: StagedInput[], report: RunReport): void {
+  Object.assign(report, {
+    rowsRead: sum(inputs, (i) => i.staged.rowsRead),
+    rowsRejected: sum(inputs, (i) => i.staged.rowsRejected),
+    reasons: inputs.flatMap((i) =>
+      i.staged.reasons.map((r) => ({ reason: `${i.input.input}: ${r.reason}`, rows: r.rows }))
+    ).sort((a, b) => b.rows - a.rows),
+  });
+  for (const i of inputs) {
+    refuseTooManyRejected(i.input, {
+      ...report,
+      source: { url: i.file.url, identity: i.file.identity, size: i.file.size },
+      rowsRead: i.staged.rowsRead,
+      rowsRejected: i.staged.rowsRejected,
+      reasons: i.staged.reasons,
+    });
+  }
+}
+
+/** Publishes every file, then loads every table of the month in one transaction. */
+async function loadAll(
+  deps: RunDeps,
+  multi: Multi,
+  month: Month,
+  report: RunReport,
+  ctx: PathContext,
+  staged: { inputs: StagedInput[]; models: StagedModel[]; inWarehouse: boolean },
+): Promise<void> {
   const { loads, runTables, modelInputs } = await publishAll(
     deps,
     multi,
     month,
     report,
-    inputs,
-    models,
-    inWarehouse,
+    staged.inputs,
+    staged.models,
+    staged.inWarehouse,
   );
-  const warehouseModels = inWarehouse
+  const warehouseModels = staged.inWarehouse
     ? (multi.models ?? []).map((m) => ({
       name: m.name,
       pipeline: modelPipeline(multi, m),
@@ -191,11 +135,11 @@ export async function stageAndLoadMulti(
   ctx.setStep("load");
   await faultPoint("before_load");
   const loaded = await deps.warehouse!.loadMonth({
-    pipeline,
+    pipeline: multi,
     month,
     processedPath: loads[0]?.processedPath ?? "",
     processedUrl: report.processedUrl ?? "",
-    expectedRows: report.rowsMatched,
+    expectedRows: report.rowsMatched!,
     ledger: ctx.ledger({ ...report, rowsLoaded: report.rowsMatched }),
     tables: loads,
     runTables,
@@ -206,106 +150,12 @@ export async function stageAndLoadMulti(
   report.status = "succeeded";
   ctx.logger.info("loaded {rows} rows into {tables}", {
     rows: loaded,
-    tables: loads.map((l) => l.pipeline.table).join(", "),
+    tables: report.tables.join(", "),
   });
-  await faultPoint("after_commit");
-  // A second sink after the commit: its failure is a warning on a loaded month.
-  const published = inWarehouse
-    ? (multi.models ?? []).map((model) => ({
-      model,
-      rows: () => modelRowsInWarehouse(deps, multi, model, report.runId),
-    }))
-    : models.map((m) => ({ model: m.model, rows: () => modelRowsFromFile(m.model, m.path) }));
-  await publishModels(deps, published, month, report);
 }
 
 function sum<T>(items: readonly T[], f: (t: T) => number): number {
   return items.reduce((n, t) => n + f(t), 0);
-}
-
-/**
- * Quarantines the orphans of every declared reference, input by input in
- * an order where a referenced input is final before the inputs that
- * reference it; rewrites each input's processed file and quarantine.
- */
-async function checkReferences(inputs: StagedInput[], month: Month): Promise<void> {
-  const byName = new Map(inputs.map((i) => [i.input.input, i]));
-  const done = new Set<string>();
-  const visit = async (i: StagedInput, path: string[]): Promise<void> => {
-    if (done.has(i.input.input) || path.includes(i.input.input)) return;
-    for (const r of i.input.references) {
-      const target = byName.get(r.input);
-      if (target && target !== i) await visit(target, [...path, i.input.input]);
-    }
-    done.add(i.input.input);
-    if (i.input.references.length) await quarantineOrphans(i, byName, month);
-  };
-  for (const i of inputs) await visit(i, []);
-}
-
-async function quarantineOrphans(
-  i: StagedInput,
-  byName: Map<string, StagedInput>,
-  month: Month,
-): Promise<void> {
-  const checks: ReferenceCheck[] = i.input.references.map((r) => {
-    const target = byName.get(r.input)!;
-    return {
-      column: r.column,
-      values: pl.scanParquet(target.staged.processedPath).select(pl.col(r.to).alias(r.column)),
-      what: {
-        singular: singular(r.input),
-        where: target.input.monthly ? `${formatMonth(month)} ${r.input}` : r.input,
-      },
-    };
-  });
-  const processed = i.staged.processedPath;
-  const { good, orphans } = splitOrphans(pl.scanParquet(processed), checks);
-  const found = await orphans.collect();
-  if (found.height === 0) return;
-  const kept = processed.replace(/\.parquet$/, ".refs.parquet");
-  await good.sinkParquet(kept).collect();
-  await Deno.rename(kept, processed);
-  const counted = await found.lazy().groupBy(`${REASON}_count`).agg(pl.len().alias("rows"))
-    .collect();
-  const reasons = [...i.staged.reasons];
-  for (const r of counted.toRecords()) {
-    reasons.push({ reason: String(r[`${REASON}_count`]), rows: Number(r.rows) });
-  }
-  const quarantine = i.staged.quarantinePath ?? join(processed, "..", "quarantine.csv");
-  await appendQuarantine(i.input, found.lazy(), quarantine, i.staged.quarantinePath !== undefined);
-  i.staged = {
-    ...i.staged,
-    rowsRejected: i.staged.rowsRejected + found.height,
-    rowsMatched: i.staged.rowsMatched - found.height,
-    reasons: reasons.sort((a, b) => b.rows - a.rows),
-    quarantinePath: quarantine,
-  };
-}
-
-/** Adds orphan rows (typed values as text) to an input's quarantine CSV, in line order. */
-async function appendQuarantine(
-  input: InputPipeline,
-  orphans: LazyFrame,
-  path: string,
-  exists: boolean,
-): Promise<void> {
-  const text = (name: string) => pl.col(name).cast(pl.Utf8);
-  const rows = orphans.select(
-    pl.col("source_line").cast(pl.Utf8).alias("line"),
-    pl.col(REASON).alias("reason"),
-    ...input.columns.map((c) => text(c.name).alias(c.name)),
-    pl.lit(null).cast(pl.Utf8).alias("raw_line"),
-  );
-  const all = exists
-    ? pl.concat([
-      pl.scanCSV(path, { inferSchemaLength: 0, hasHeader: true }),
-      rows,
-    ], { how: "vertical" })
-    : rows;
-  const out = `${path}.new`;
-  await all.sort(pl.col("line").cast(pl.Int64)).sinkCSV(out).collect();
-  await Deno.rename(out, path);
 }
 
 /** A model's staged Parquet. */
@@ -437,56 +287,4 @@ async function publishAll(
   }
   report.processedUrl = (loads[0] ?? modelInputs[0]?.load)?.processedUrl.replace(/[^/]+$/, "");
   return { loads, runTables, modelInputs };
-}
-
-type Row = Record<string, string | number | boolean | null>;
-
-/** A model's rows from its staged Parquet, dates as YYYY-MM-DD, timestamps as ISO 8601. */
-async function modelRowsFromFile(model: Model, path: string): Promise<Row[]> {
-  const frame = await pl.scanParquet(path).select(...model.columns.map((c) => c.name)).collect();
-  const dates = new Set(model.columns.filter((c) => c.type === "date").map((c) => c.name));
-  return (frame.toRecords() as Array<Record<string, unknown>>).map((r) =>
-    Object.fromEntries(
-      Object.entries(r).map(([k, v]) => [
-        k,
-        v instanceof Date ? (dates.has(k) ? v.toISOString().slice(0, 10) : v.toISOString()) : v,
-      ]),
-    ) as Row
-  );
-}
-
-/** A model's rows of this run, read back from the warehouse (the model ran there). */
-async function modelRowsInWarehouse(
-  deps: RunDeps,
-  multi: Multi,
-  model: Model,
-  runId: string,
-): Promise<Row[]> {
-  const table = modelPipeline(multi, model);
-  const text = (c: { name: string; type: string }) =>
-    c.type === "date"
-      ? `to_char(${quoteIdent(c.name)}, 'YYYY-MM-DD') AS ${quoteIdent(c.name)}`
-      : c.type === "timestamp"
-      ? `to_char(${quoteIdent(c.name)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${
-        quoteIdent(c.name)
-      }`
-      : quoteIdent(c.name);
-  const rows = await deps.warehouse!.query(
-    `SELECT ${table.columns.map(text).join(", ")} FROM ${
-      quoteIdent(loadTable(table))
-    } WHERE "run_id" = $1`,
-    [runId],
-  );
-  return rows.map((r) =>
-    Object.fromEntries(
-      table.columns.map((c) => [
-        c.name,
-        r[c.name] === null || r[c.name] === undefined
-          ? null
-          : c.type === "int" || c.type === "float"
-          ? Number(r[c.name])
-          : (r[c.name] as string | boolean),
-      ]),
-    ) as Row
-  );
 }

@@ -14,6 +14,11 @@ import { messageOf } from "../_shared/errors.ts";
 import { redact } from "../_shared/log.ts";
 import type { RunReport } from "../notify/report.ts";
 import { publishMonth } from "../sinks/dynamodb.ts";
+import pl from "nodejs-polars";
+import { modelPipeline } from "../contract/inputs.ts";
+import { quoteIdent } from "../_shared/sql.ts";
+import { loadTable } from "../sinks/write_sql.ts";
+import type { Multi } from "./multi_inputs.ts";
 import type { RunDeps } from "./deps.ts";
 
 /** A model and how to read the rows this run produced. */
@@ -21,7 +26,7 @@ export interface ModelRows {
   /** The model. */
   model: Model;
   /** Its rows of this run (dates as YYYY-MM-DD, timestamps as ISO 8601). */
-  rows: () => Promise<Array<Record<string, string | number | boolean | null>>>;
+  rows: () => Promise<Row[]>;
 }
 
 /** Publishes the models that ask for it; failures become warnings. */
@@ -53,4 +58,57 @@ export async function publishModels(
       );
     }
   }
+}
+
+/** A row as DynamoDB takes it. */
+export type Row = Record<string, string | number | boolean | null>;
+
+/** A model's rows from its staged Parquet, dates as YYYY-MM-DD, timestamps as ISO 8601. */
+export async function modelRowsFromFile(model: Model, path: string): Promise<Row[]> {
+  const frame = await pl.scanParquet(path).select(...model.columns.map((c) => c.name)).collect();
+  const dates = new Set(model.columns.filter((c) => c.type === "date").map((c) => c.name));
+  return (frame.toRecords() as Array<Record<string, unknown>>).map((r) =>
+    Object.fromEntries(
+      Object.entries(r).map(([k, v]) => [
+        k,
+        v instanceof Date ? (dates.has(k) ? v.toISOString().slice(0, 10) : v.toISOString()) : v,
+      ]),
+    ) as Row
+  );
+}
+
+/** A model's rows of this run, read back from the warehouse (the model ran there). */
+export async function modelRowsInWarehouse(
+  deps: RunDeps,
+  multi: Multi,
+  model: Model,
+  runId: string,
+): Promise<Row[]> {
+  const table = modelPipeline(multi, model);
+  const text = (c: { name: string; type: string }) =>
+    c.type === "date"
+      ? `to_char(${quoteIdent(c.name)}, 'YYYY-MM-DD') AS ${quoteIdent(c.name)}`
+      : c.type === "timestamp"
+      ? `to_char(${quoteIdent(c.name)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${
+        quoteIdent(c.name)
+      }`
+      : quoteIdent(c.name);
+  const rows = await deps.warehouse!.query(
+    `SELECT ${table.columns.map(text).join(", ")} FROM ${
+      quoteIdent(loadTable(table))
+    } WHERE "run_id" = $1`,
+    [runId],
+  );
+  return rows.map((r) =>
+    Object.fromEntries(
+      table.columns.map((c) => [
+        c.name,
+        r[c.name] === null || r[c.name] === undefined
+          ? null
+          : c.type === "int" || c.type === "float"
+          ? Number(r[c.name])
+          : (r[c.name] as string | boolean),
+      ]),
+    ) as Row
+  );
 }

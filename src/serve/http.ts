@@ -11,7 +11,7 @@ import { messageOf, RunError } from "../_shared/errors.ts";
 import { redact } from "../_shared/log.ts";
 import type { Warehouse } from "../sinks/warehouse.ts";
 import { LedgerCache } from "./ledger_cache.ts";
-import { renderMetrics, type SchedulerGauges } from "./metrics.ts";
+import { renderMetrics, type SchedulerGauges, type SourceLag } from "./metrics.ts";
 import type { LedgerRow } from "../ledger/rows.ts";
 import type { AwaitedMonth } from "../schedule/plan.ts";
 import { isLocalPath, QuarantineReasons } from "./quarantine.ts";
@@ -38,6 +38,8 @@ export interface HttpDeps {
   token?: string | undefined;
   /** Months awaited by the latest plan (the status page shows them as waiting). */
   waiting?: () => readonly AwaitedMonth[];
+  /** Database inputs' lag (now minus the newest landed cursor), when any pipeline has one. */
+  sourceLag?: () => Promise<SourceLag[]>;
 }
 
 const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
@@ -93,7 +95,8 @@ async function readiness(deps: HttpDeps, warehouse: () => Warehouse): Promise<Re
 async function metricsText(deps: HttpDeps, warehouse: () => Warehouse): Promise<string> {
   try {
     const rows = await warehouse().runs({ limit: 100_000 });
-    return renderMetrics(rows, deps.pipelines, deps.gauges?.());
+    const lags = deps.sourceLag ? await deps.sourceLag().catch(() => []) : [];
+    return renderMetrics(rows, deps.pipelines, deps.gauges?.(), lags);
   } catch {
     const gauges = deps.gauges?.() ?? { backlog: {}, running: false };
     return renderMetrics([], deps.pipelines, { ...gauges, up: false });
@@ -108,8 +111,10 @@ async function statusPage(
 ): Promise<Response> {
   let rows: LedgerRow[] = [];
   let error: string | undefined;
+  let lags: SourceLag[] = [];
   try {
     rows = await warehouse().runs({ limit: 5000 });
+    lags = deps.sourceLag ? await deps.sourceLag().catch(() => []) : [];
     await reasons.fill(rows.filter((r) => (r.rows_rejected ?? 0) > 0));
   } catch (e) {
     error = `the ledger cannot be read: ${redact(messageOf(e))}`;
@@ -118,6 +123,7 @@ async function statusPage(
     rows,
     pipelines: deps.pipelines,
     waiting: deps.waiting?.() ?? [],
+    lags,
     reasons: (run) => reasons.get(run),
     quarantineHref: (run) =>
       isLocalPath(run.quarantine_url) ? `/quarantine/${encodeURIComponent(run.run_id)}` : undefined,

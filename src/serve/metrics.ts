@@ -28,6 +28,16 @@ export interface SchedulerGauges {
   up?: boolean;
 }
 
+/** How far a database input's landed data is behind (now minus its newest landed cursor). */
+export interface SourceLag {
+  /** Pipeline. */
+  pipeline: string;
+  /** Database input. */
+  input: string;
+  /** Seconds. */
+  seconds: number;
+}
+
 type Sample = [Record<string, string>, number];
 
 /** Collects exposition lines. */
@@ -144,6 +154,7 @@ export function renderMetrics(
   rows: readonly LedgerRow[],
   pipelines: readonly string[],
   gauges?: SchedulerGauges,
+  lags: readonly SourceLag[] = [],
 ): string {
   const out = new Exposition();
   const up = gauges?.up ?? true;
@@ -154,6 +165,14 @@ export function renderMetrics(
   if (up) {
     ledgerSeries(out, rows, pipelines);
     durationSeries(out, rows, pipelines);
+    if (lags.length) {
+      out.metric(
+        "etl_source_lag_seconds",
+        "gauge",
+        "Now minus the newest cursor value landed, per database input.",
+        lags.map((l) => [{ pipeline: l.pipeline, input: l.input }, l.seconds]),
+      );
+    }
   }
   if (gauges) {
     out.metric(

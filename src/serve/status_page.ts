@@ -64,6 +64,15 @@ export interface StatusPageInput {
   refreshSeconds?: number;
   /** Set when the ledger cannot be read (the page says so). */
   error?: string;
+  /** Database inputs' lag (now minus the newest landed cursor). */
+  lags?: ReadonlyArray<{ pipeline: string; input: string; seconds: number }>;
+}
+
+/** A lag in words: `42 s`, `12 min`, `3.5 h`. */
+function lagText(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 360) / 10} h`;
 }
 
 function cellStatus(rows: LedgerRow[]): { status: CellStatus; run: LedgerRow } {
@@ -167,7 +176,17 @@ export function renderStatusPage(input: StatusPageInput): string {
   const cells = statusCells(input);
   const sections = input.pipelines.map((p) => {
     const mine = cells.filter((c) => c.pipeline === p);
-    return `<section data-pipeline="${escapeHtml(p)}"><h2>${escapeHtml(p)}</h2>
+    const lags = (input.lags ?? []).filter((l) => l.pipeline === p);
+    const lag = lags.length
+      ? `<p class="lag">source lag: ${
+        lags.map((l) =>
+          `<span data-input="${escapeHtml(l.input)}">${escapeHtml(l.input)} ${
+            escapeHtml(lagText(l.seconds))
+          }</span>`
+        ).join(", ")
+      }</p>`
+      : "";
+    return `<section data-pipeline="${escapeHtml(p)}"><h2>${escapeHtml(p)}</h2>${lag}
 <table><thead><tr><th>month</th><th>status</th><th>read</th><th>rejected</th><th>loaded</th><th>top rejection reasons</th><th>duration</th><th>quarantine</th><th>detail</th></tr></thead>
 <tbody>${
       mine.length

@@ -33,9 +33,10 @@ import {
   writtenTables,
 } from "./write_sql.ts";
 import { LEDGER_TABLE, type LedgerRow, RUN_TABLES_TABLE, toLedgerRow } from "../ledger/rows.ts";
-import { quoteIdent } from "../_shared/sql.ts";
+import { quoteIdent, type Statement } from "../_shared/sql.ts";
 import type { Claim, LoadRequest, TableLoad, Warehouse } from "./warehouse.ts";
 import { isMulti, tablePipelines } from "../contract/inputs.ts";
+import { createLandingTables } from "../ledger/landings.ts";
 import type { Month } from "../contract/month.ts";
 
 /** Something that runs SQL with `$n` parameters. */
@@ -102,6 +103,9 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
       if (isMulti(pipeline) && columnsOf(RUN_TABLES_TABLE).size === 0) {
         await db.query(createRunTablesTable("postgres"));
       }
+      if (pipeline.inputs?.some((i) => i.database)) {
+        for (const sql of createLandingTables("postgres")) await db.query(sql);
+      }
       for (const p of parts) {
         if (writtenTables(p).some((t) => columnsOf(t.table).size === 0)) {
           for (const sql of writeTablesDdl(p, "postgres")) await db.query(sql);
@@ -163,6 +167,13 @@ export abstract class PostgresFamily<Tx extends SqlExecutor = SqlExecutor> imple
       throw error;
     }
     return { ok: true, release: held.release };
+  }
+
+  /** Runs ledger statements in one transaction. */
+  async ledgerTransaction(statements: readonly Statement[]): Promise<void> {
+    await this.transaction(async (tx) => {
+      for (const st of statements) await tx.query(st.sql, st.params);
+    });
   }
 
   /** Upserts a ledger row in its own transaction. */

@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { Statement } from "../_shared/sql.ts";
 import type { ResolvedPipeline } from "../config/types.ts";
 import type { LedgerRow } from "../ledger/rows.ts";
 import { type PgliteOptions, PgliteWarehouse } from "./pglite.ts";
@@ -130,6 +131,10 @@ export class SharedPgliteWarehouse implements Warehouse {
   /** See {@link Warehouse.recordRun}. */
   recordRun(row: LedgerRow): Promise<void> {
     return this.hold(undefined, (w) => w.recordRun(row));
+  }
+  /** See {@link Warehouse.ledgerTransaction}. */
+  ledgerTransaction(statements: readonly Statement[]): Promise<void> {
+    return this.hold(undefined, (w) => w.ledgerTransaction(statements));
   }
   /** See {@link Warehouse.loadMonth}. */
   loadMonth(request: LoadRequest): Promise<number> {

@@ -10,6 +10,7 @@ import type { ResolvedPipeline } from "../config/types.ts";
 import type { Month } from "../contract/month.ts";
 import type { LedgerRow, RunTableRow } from "../ledger/rows.ts";
 import type { Pipeline } from "../contract/schema.ts";
+import type { Statement } from "../_shared/sql.ts";
 import type { SourceFile } from "../sources/source.ts";
 
 /** What {@link Warehouse.loadMonth} needs. */
@@ -129,6 +130,8 @@ export interface Warehouse {
   claim(row: LedgerRow): Promise<Claim>;
   /** Writes (inserts or replaces) a ledger row in its own transaction. */
   recordRun(row: LedgerRow): Promise<void>;
+  /** Runs ledger statements (e.g. a database extract's landing) in one transaction. */
+  ledgerTransaction(statements: readonly Statement[]): Promise<void>;
   /**
    * Replaces the month in ONE transaction: lock the month, delete its rows,
    * load the new ones, write the ledger row. Returns rows loaded.

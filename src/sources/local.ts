@@ -190,6 +190,32 @@ export class LocalSource implements Source {
   }
 
   /** Copies `localPath` to `DATA_DIR/<key>`; refuses to overwrite. */
+  async land(localPath: string, key: string): Promise<Published> {
+    const target = join(this.dataDir, key);
+    await Deno.mkdir(join(target, ".."), { recursive: true });
+    const temp = join(target, "..", `.${crypto.randomUUID()}.partial`);
+    try {
+      await Deno.copyFile(localPath, temp);
+      const handle = await Deno.open(temp, { read: true, write: true });
+      try {
+        await handle.sync();
+      } finally {
+        handle.close();
+      }
+      // link() never replaces an existing name: the landing is atomic and immutable.
+      await Deno.link(temp, target).catch((error) => {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        throw new RunError("stage", `Refusing to overwrite ${target}: landed files are immutable`, {
+          hint: "another extract used this name; run the extract again",
+        });
+      });
+    } finally {
+      await Deno.remove(temp).catch(() => {});
+    }
+    return { url: target };
+  }
+
+  /** Copies a local file into a zone; never overwrites. */
   async publish(localPath: string, key: string): Promise<Published> {
     const target = join(this.dataDir, key);
     await Deno.mkdir(join(target, ".."), { recursive: true });

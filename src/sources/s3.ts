@@ -22,6 +22,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -279,6 +280,32 @@ export class S3Source implements Source {
    * Uploads a local file to `key` (multipart above 8 MiB). Refuses to
    * overwrite an existing object: zones are append-only.
    */
+  async land(localPath: string, key: string): Promise<Published> {
+    const url = this.url(key);
+    const body = await Deno.readFile(localPath);
+    // AWS, S3 API Reference, "PutObject": If-None-Match "*" uploads the object only if
+    // the key does not exist yet, else 412 Precondition Failed. One PUT: atomic.
+    await this.withRetry(() =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          Body: body,
+          IfNoneMatch: "*",
+        }),
+      )
+    ).catch((e: S3ErrorShape) => {
+      if (e?.$metadata?.httpStatusCode === 412) {
+        throw new RunError("stage", `Refusing to overwrite ${url}: landed files are immutable`, {
+          hint: "another extract used this name; run the extract again",
+        });
+      }
+      throw describeS3Error("stage", url, this.options.bucket, e);
+    });
+    return { url };
+  }
+
+  /** Uploads a local file into a zone; never overwrites. */
   async publish(localPath: string, key: string): Promise<Published> {
     const url = this.url(key);
     const exists = await this.withRetry(() =>

@@ -76,6 +76,13 @@ export interface Source {
    * Never overwrites: a second write to the same key fails.
    */
   publish(localPath: string, key: string): Promise<Published>;
+  /**
+   * Writes a landed file at `key`, atomically and never over an existing one
+   * (a killed write leaves no file; an existing key fails with a RunError):
+   * locally a hidden temporary file then a hard link; on S3 one PutObject
+   * with `If-None-Match: *`.
+   */
+  land(localPath: string, key: string): Promise<Published>;
 }
 
 /** Key of the run's filtered rows in the processed zone. */

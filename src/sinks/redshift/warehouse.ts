@@ -27,6 +27,7 @@ import { retry } from "../../_shared/retry.ts";
 import { count } from "../../_shared/counters.ts";
 import { faultPoint } from "../../_shared/fault_points.ts";
 import * as ledgerSql from "../../ledger/statements.ts";
+import { createLandingTables } from "../../ledger/landings.ts";
 import { addedSystemColumns, assertTableColumns, tableColumns, withUpgrades } from "../tables.ts";
 import { writeTablesDdl, writtenTables } from "../write_sql.ts";
 import { inline, literal, quoteIdent, type Statement } from "../../_shared/sql.ts";
@@ -166,6 +167,9 @@ export class RedshiftWarehouse implements Warehouse {
     await this.run(async () => {
       for (const sql of ledgerSql.createLedgerTable("redshift")) await this.data.execute(sql);
       if (isMulti(pipeline)) await this.data.execute(ledgerSql.createRunTablesTable("redshift"));
+      if (pipeline.inputs?.some((i) => i.database)) {
+        for (const sql of createLandingTables("redshift")) await this.data.execute(sql);
+      }
       for (const p of parts) {
         for (const sql of writeTablesDdl(p, "redshift")) await this.data.execute(sql);
       }
@@ -252,6 +256,12 @@ export class RedshiftWarehouse implements Warehouse {
         return Promise.resolve();
       },
     };
+  }
+
+  /** Runs ledger statements in one batch (one transaction). */
+  async ledgerTransaction(statements: readonly Statement[]): Promise<void> {
+    if (statements.length === 0) return;
+    await this.run(() => this.data.batch(statements.map((st) => this.sql(st))), "ledger write");
   }
 
   /** Upserts a ledger row (one batch, one transaction). */

@@ -235,3 +235,57 @@ async function checkImmutable(dataDir: string, seen: Map<string, string>): Promi
   for (const [path, text] of seen) assert.equal(now.get(path), text, `${path} was rewritten`);
   for (const [path, text] of now) seen.set(path, text);
 }
+
+Deno.test({
+  name:
+    "database source: SOURCE_DATABASE_URL's password stays out of output, logs, ledger and notifications, also when the database is down",
+  ignore,
+  fn: async () => {
+    const password = "Src-Db-Pw-5521x";
+    const cluster = await startPostgres({ password });
+    await using ws = await workspace({ pipelines: PIPELINES });
+    try {
+      await Deno.mkdir(join(ws.dir, "models/ops"), { recursive: true });
+      await Deno.writeTextFile(
+        join(ws.dir, "models/ops/fact_orders.sql"),
+        "SELECT sales_order_id, units_sold, staff_id, last_updated FROM sales_order",
+      );
+      await Deno.writeTextFile(
+        join(ws.dir, "models/ops/dim_staff.sql"),
+        "SELECT staff_id, first_name FROM staff",
+      );
+      const db = new pg.Client({ connectionString: cluster.url });
+      await db.connect();
+      await db.query(
+        `CREATE TABLE staff (staff_id int PRIMARY KEY, first_name text, last_updated timestamptz NOT NULL);
+         CREATE TABLE sales_order (sales_order_id int PRIMARY KEY, units_sold int, staff_id int, last_updated timestamptz NOT NULL);
+         INSERT INTO staff VALUES (1, 'Ann', now()); INSERT INTO sales_order VALUES (1, 10, 1, now());`,
+      );
+      await db.end();
+      const env = { SOURCE_DATABASE_URL: cluster.url, LOG_LEVEL: "debug" };
+      const outputs: string[] = [];
+      const ok = await ws.cli(["extract"], env);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /sales_order: landed 1 changed row/);
+      outputs.push(ok.stdout, ok.stderr);
+      await cluster.stop({ keepData: true });
+      const down = await ws.cli(["extract"], env);
+      assert.equal(down.code, 1, down.stdout + down.stderr);
+      outputs.push(down.stdout, down.stderr);
+      const bad = await ws.cli(["extract"], {
+        ...env,
+        SOURCE_DATABASE_URL: `postgres://etl:${password}@[::1`,
+      });
+      assert.equal(bad.code, 2);
+      outputs.push(bad.stdout, bad.stderr);
+      outputs.push(JSON.stringify(await ws.query("SELECT * FROM etl_runs")));
+      outputs.push(JSON.stringify(await ws.query("SELECT * FROM etl_landings")));
+      const all = outputs.join("\n");
+      assert.ok(all.length > 500, "something was captured");
+      assert.ok(!all.includes(password), "the source database's password leaked");
+      assert.doesNotMatch(all, /^\s+at /m, "no stack trace");
+    } finally {
+      await cluster.stop();
+    }
+  },
+});

@@ -11,6 +11,7 @@
 import pg from "pg";
 import type { Column } from "../../contract/schema.ts";
 import { quoteIdent } from "../../_shared/sql.ts";
+import { RunError } from "../../_shared/errors.ts";
 
 /** A changed row: every declared column as text (null for NULL), plus its cursor. */
 export type ChangedRow = Record<string, string | null>;
@@ -42,10 +43,38 @@ function asText(c: Column): string {
   return `${q}::text AS ${q}`;
 }
 
+/** Where `url` points, without credentials: `host:port/database`. */
+function whereOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return "(an unparsable URL)";
+  }
+}
+
+/** A database failure as a RunError naming the place, never the password. */
+function describe(url: string, what: string, error: unknown): RunError {
+  const e = error as { code?: string; message?: string };
+  const reason = e?.code ?? String(e?.message ?? error).split("\n")[0]!.replaceAll(url, "(url)");
+  return new RunError(
+    "locate",
+    `Cannot ${what} the source database at ${whereOf(url)}: ${reason}`,
+    {
+      hint: "check SOURCE_DATABASE_URL, that PostgreSQL is up, and the table and column names",
+      transient: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0/.test(String(reason)),
+      cause: error,
+    },
+  );
+}
+
 /** Connects to `url` (the password never appears in errors this module raises). */
 export async function openSourceDatabase(url: string): Promise<SourceDatabase> {
   const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  client.on("error", () => {});
+  await client.connect().catch((error: unknown) => {
+    throw describe(url, "reach", error);
+  });
   return {
     async changedRows(table, columns, cursor, since) {
       const c = quoteIdent(cursor);
@@ -54,11 +83,15 @@ export async function openSourceDatabase(url: string): Promise<SourceDatabase> {
       }, to_char(${c} AT TIME ZONE 'UTC', ${ISO_US}) AS "__cursor" FROM ${quoteIdent(table)}${
         since === undefined ? "" : ` WHERE ${c} > $1::timestamptz`
       } ORDER BY ${c}`;
-      const result = await client.query(sql, since === undefined ? [] : [since]);
+      const result = await client.query(sql, since === undefined ? [] : [since]).catch(
+        (error: unknown) => {
+          throw describe(url, `read ${table} from`, error);
+        },
+      );
       return result.rows as ChangedRow[];
     },
     async close() {
-      await client.end();
+      await client.end().catch(() => {});
     },
   };
 }

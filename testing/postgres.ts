@@ -440,3 +440,15 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   };
   return cluster;
 }
+
+/** Runs one SQL text on `url` over its own connection; returns the rows. */
+export async function queryOnce(url: string, sql: string): Promise<Record<string, unknown>[]> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}

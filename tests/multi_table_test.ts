@@ -5,13 +5,12 @@
  * tables keeps every table as it was; model errors exit 2 naming the file.
  */
 import assert from "node:assert/strict";
-import pg from "pg";
 import { armFaultPoints } from "../src/_shared/fault_points.ts";
 import { type Config, loadConfig } from "../src/config/load.ts";
 import { generateShop } from "../src/generate/shop.ts";
 import { generateSales } from "../src/generate/sales.ts";
 import { type GeneratedTable, toCsv } from "../src/generate/tables.ts";
-import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
+import { findPostgresBin, queryOnce, startPostgres } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
 import { startDynalite } from "../testing/dynalite.ts";
 import { type Workspace, workspace } from "./support/workspace.ts";
@@ -208,15 +207,7 @@ Deno.test({
         env: { ...ws.env, DATABASE_URL: cluster.url, LOG_LEVEL: "error" },
       });
       for (const m of [JAN, FEB]) await putMonth(local(ws), m);
-      const sql: Sql = async (q) => {
-        const client = new pg.Client({ connectionString: cluster.url });
-        await client.connect();
-        try {
-          return (await client.query(q)).rows;
-        } finally {
-          await client.end();
-        }
-      };
+      const sql: Sql = (q) => queryOnce(cluster.url, q);
       await loadAndCheck(config, sql);
       await faultKeepsMonth(config, sql, local(ws));
     } finally {

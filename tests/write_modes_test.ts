@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { armFaultPoints } from "../src/_shared/fault_points.ts";
-import pg from "pg";
 import { type Config, loadConfig } from "../src/config/load.ts";
 import { parsePipelinesFile } from "../src/contract/schema.ts";
-import { findPostgresBin, startPostgres } from "../testing/postgres.ts";
+import { findPostgresBin, queryOnce, startPostgres } from "../testing/postgres.ts";
 import { canRun } from "./support/skip.ts";
 import { workspace } from "./support/workspace.ts";
 import { BUCKET, runIn, withRedshift } from "./support/redshift_env.ts";
@@ -287,15 +286,7 @@ Deno.test({
       const config = await loadConfig({
         env: { ...ws.env, DATABASE_URL: cluster.url, LOG_LEVEL: "error" },
       });
-      const sql: Sql = async (q) => {
-        const client = new pg.Client({ connectionString: cluster.url });
-        await client.connect();
-        try {
-          return (await client.query(q)).rows;
-        } finally {
-          await client.end();
-        }
-      };
+      const sql: Sql = (q) => queryOnce(cluster.url, q);
       await scenario(config, sql, async (month, csv) => {
         await ws.write(`${month.replace("-", "/")}/orders.csv`, csv);
       });

@@ -7,11 +7,10 @@
  * @module
  */
 
-import pg from "pg";
 import { type Config, loadConfig } from "../../src/config/load.ts";
 import { runCommand } from "../../src/cli/run.ts";
 import { type RedshiftDouble, startRedshiftDataApi } from "../doubles/redshift_data_api.ts";
-import { type PgCluster, startPostgres } from "../../testing/postgres.ts";
+import { type PgCluster, queryOnce, startPostgres } from "../../testing/postgres.ts";
 import { type LocalAws, type LocalS3, startFauxqs, startS3rver } from "../../testing/s3.ts";
 import { type Workspace, workspace } from "./workspace.ts";
 
@@ -96,15 +95,7 @@ export async function withRedshift(
             ...extra,
           },
         }),
-      sql: async (text) => {
-        const client = new pg.Client({ connectionString: cluster.url });
-        await client.connect();
-        try {
-          return (await client.query(text)).rows;
-        } finally {
-          await client.end();
-        }
-      },
+      sql: (text) => queryOnce(cluster.url, text),
     });
   } finally {
     await ws.remove();

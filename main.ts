@@ -24,6 +24,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   insights: async () => (await import("./src/cli/insights.ts")).insightsCommand,
   notebooks: async () => (await import("./src/cli/notebooks.ts")).notebooksCommand,
   extract: async () => (await import("./src/cli/extract.ts")).extractCommand,
+  "demo-db": async () => {
+    const { demoDbCommand } = await import("./src/cli/demo_db.ts");
+    return (args) => demoDbCommand(args, { env: Deno.env.toObject() });
+  },
 };
 
 /** Runs `argv` and returns the exit code. */

@@ -7,6 +7,11 @@
  *   source), so a wrong secret goes unnoticed. `startS3rver` therefore puts a SigV4 check in
  *   front of it by default (`verifySignatures: false` turns it off): a wrong secret, or a proxy
  *   that changes the `Host` header, gets 403 `SignatureDoesNotMatch` as on AWS.
+ *   s3rver also ignores `If-None-Match` on PUT (it honours it on GET/HEAD only) and overwrites,
+ *   while real S3 refuses an existing key with 412 `PreconditionFailed` since August 2024. So
+ *   the `endpoint` clients get is a small front (`s3_conditional.ts`) that enforces
+ *   `If-None-Match: *` on PutObject and CompleteMultipartUpload, server-side, with a per-key
+ *   lock, and streams everything else through unchanged.
  * - {@link startFauxqs}: fauxqs 2.4.1 (in-memory S3 + SNS + SQS on one endpoint). Accepts any
  *   credentials. Rejects request bodies over 11 MiB: keep multipart parts <= 8 MiB and set
  *   `POLARS_UPLOAD_CHUNK_SIZE=8388608` before a Polars cloud sink.
@@ -38,6 +43,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import S3rver from "s3rver";
 import { buildApp } from "fauxqs";
+import { startConditionalFront } from "./s3_conditional.ts";
 import { createHash, createHmac } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 
@@ -297,12 +303,24 @@ export async function startS3rver(
       req.resume();
     });
   }
-  const local = makeLocalS3(`http://127.0.0.1:${port}`, "S3RVER", "S3RVER", async () => {
+  const closeS3rver = async () => {
     // close() waits for keep-alive connections; close them first.
     const closed = server.close();
     httpServer.closeAllConnections?.();
     await closed;
     await Deno.remove(directory, { recursive: true }).catch(() => {});
+  };
+  // s3rver ignores `If-None-Match` on PUT (it overwrites); real S3 has answered 412
+  // PreconditionFailed for an existing key since Aug 2024. Every client goes through this
+  // front, which enforces it (see s3_conditional.ts); the SigV4 check above still runs, as the
+  // front forwards the client's `Host` header unchanged.
+  const front = await startConditionalFront(`http://127.0.0.1:${port}`).catch(async (err) => {
+    await closeS3rver();
+    throw err;
+  });
+  const local = makeLocalS3(front.endpoint, "S3RVER", "S3RVER", async () => {
+    await front.stop();
+    await closeS3rver();
   });
   return local;
 }

@@ -12,6 +12,8 @@ import { writeGenerated } from "../src/generate/rows.ts";
 import { startFaultProxy } from "../testing/fault_proxy.ts";
 import { type LocalS3, startS3rver } from "../testing/s3.ts";
 import { workspace } from "./support/workspace.ts";
+import { openSource } from "../src/adapters.ts";
+import { RunError } from "../src/_shared/errors.ts";
 
 const BUCKET = "events-bucket";
 const FEB = { year: 2021, month: 2 };
@@ -226,6 +228,27 @@ Deno.test("S3: a connection cut mid-scan and a burst of 503s are survived; a dea
     assert.deepEqual(after, before, "the month keeps its previous contents");
   } finally {
     await proxy.stop();
+    await s3.stop();
+  }
+});
+
+Deno.test("S3 land(): one conditional PUT; a second landing of the key is refused and the object keeps its bytes", async () => {
+  const s3 = await startS3rver({ buckets: [BUCKET] });
+  await using ws = await workspace();
+  try {
+    const source = await openSource(await s3Config(ws, s3));
+    const first = await Deno.makeTempFile();
+    const second = await Deno.makeTempFile();
+    await Deno.writeTextFile(first, "id\n1\n");
+    await Deno.writeTextFile(second, "id\n2\n");
+    const key = "landing/t/2021/02/03T120000Z-run.csv";
+    assert.equal((await source.land(first, key)).url, `s3://${BUCKET}/${key}`);
+    await assert.rejects(
+      () => source.land(second, key),
+      (e: unknown) => e instanceof RunError && /landed files are immutable/.test(e.message),
+    );
+    assert.equal(new TextDecoder().decode(await s3.get(BUCKET, key)), "id\n1\n");
+  } finally {
     await s3.stop();
   }
 });

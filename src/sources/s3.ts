@@ -295,7 +295,8 @@ export class S3Source implements Source {
         }),
       )
     ).catch((e: S3ErrorShape) => {
-      if (e?.$metadata?.httpStatusCode === 412) {
+      // 412: the key exists; 409 ConditionalRequestConflict: a concurrent conditional write won.
+      if (e?.$metadata?.httpStatusCode === 412 || e?.$metadata?.httpStatusCode === 409) {
         throw new RunError("stage", `Refusing to overwrite ${url}: landed files are immutable`, {
           hint: "another extract used this name; run the extract again",
         });

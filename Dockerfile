@@ -79,7 +79,9 @@ RUN deno eval --cached-only \
 # for loading them on purpose), then the code, type-checked against the cache
 # (no network): a code edit rebuilds only these last two layers.
 COPY config/pipelines.json ./config/pipelines.json
+COPY config/models/ ./config/models/
 COPY datasets/2021/ ./samples/2021/
+COPY datasets/reference/ ./samples/reference/
 COPY main.ts ./
 COPY src/ ./src/
 RUN deno check --cached-only --frozen main.ts

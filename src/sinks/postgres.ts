@@ -1,7 +1,10 @@
 /**
  * PostgreSQL over the wire (`DATABASE_URL=postgres://...`): `npm:pg`, with
- * COPY FROM STDIN through `pg-copy-streams` for the rows. Same SQL, same
- * one-transaction month replacement and ledger as PGlite.
+ * COPY FROM STDIN through `pg-copy-streams` for the rows, in PostgreSQL's
+ * binary format built from the Parquet's columns (`pg_binary.ts`: the server
+ * parses no text), or CSV when a target column has a type other than the
+ * one the project creates. Same SQL, same one-transaction month replacement
+ * and ledger as PGlite.
  *
  * @module
  */
@@ -10,10 +13,11 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { redact } from "../_shared/log.ts";
+import { log, redact } from "../_shared/log.ts";
 import { RunError } from "../_shared/errors.ts";
 import { csvChunks } from "../_shared/csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
+import { binaryChunks, binaryCopySql, type CopyFormat, planBinaryCopy } from "./pg_binary.ts";
 
 /** A pooled client, as a {@link SqlExecutor}. */
 export interface PgExecutor extends SqlExecutor {
@@ -27,6 +31,11 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
   /** Statement timeout in ms for every statement. Default: none. */
   statementTimeoutMs?: number;
+  /**
+   * How COPY sends the rows: `binary` (default; CSV still for a table whose
+   * column types binary cannot feed, see `planBinaryCopy`) or `csv` always.
+   */
+  copyFormat?: CopyFormat;
 }
 
 /** The PostgreSQL warehouse. */
@@ -36,7 +45,11 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
   /** `PostgreSQL at host:port/db` (no credentials). */
   readonly description: string;
 
-  private constructor(private readonly pool: pg.Pool, description: string) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    description: string,
+    private readonly copyFormat: CopyFormat,
+  ) {
     super();
     this.description = description;
   }
@@ -57,7 +70,7 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
     });
     // A server that goes away must not crash the process through an unhandled 'error' event.
     pool.on("error", () => {});
-    const warehouse = new PostgresWarehouse(pool, description);
+    const warehouse = new PostgresWarehouse(pool, description, options.copyFormat ?? "binary");
     try {
       await warehouse.ping();
     } catch (error) {
@@ -98,15 +111,34 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
     }
   }
 
-  /** Streams CSV chunks of the rows into `COPY ... FROM STDIN`. */
+  /**
+   * Streams the rows into `COPY ... FROM STDIN`, a slice at a time: binary
+   * tuples when every target column takes them, CSV chunks otherwise.
+   */
   protected override async copyIn(
     tx: PgExecutor,
     table: string,
     columns: string[],
     parquetPath: string,
   ): Promise<number> {
-    const stream = tx.client.query(copyFrom(copySql(table, columns, "STDIN")));
-    await pipeline(Readable.from(csvChunks(parquetPath)), stream);
+    const kinds = this.copyFormat === "binary"
+      ? await planBinaryCopy(tx, table, columns, parquetPath)
+      : undefined;
+    log("warehouse").debug("COPY into {table} as {format}", {
+      table,
+      format: kinds ? "binary" : "csv",
+    });
+    const stream = tx.client.query(
+      copyFrom(
+        kinds ? binaryCopySql(table, columns, "STDIN") : copySql(table, columns, "STDIN"),
+      ),
+    );
+    // Binary: small chunks, one buffered ahead (bounded memory; the server parses one chunk
+    // while the next is encoded). CSV: as before.
+    const chunks = kinds
+      ? Readable.from(binaryChunks(parquetPath, columns, kinds), { highWaterMark: 1 })
+      : Readable.from(csvChunks(parquetPath));
+    await pipeline(chunks, stream);
     return Number(stream.rowCount ?? 0);
   }
 

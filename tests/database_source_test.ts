@@ -71,15 +71,7 @@ Deno.test({
     const db = new pg.Client({ connectionString: cluster.url });
     await db.connect();
     try {
-      await Deno.mkdir(join(ws.dir, "models/ops"), { recursive: true });
-      await Deno.writeTextFile(
-        join(ws.dir, "models/ops/fact_orders.sql"),
-        "SELECT sales_order_id, units_sold, staff_id, last_updated FROM sales_order",
-      );
-      await Deno.writeTextFile(
-        join(ws.dir, "models/ops/dim_staff.sql"),
-        "SELECT staff_id, first_name FROM staff",
-      );
+      await writeModels(ws.dir);
       await db.query(
         `CREATE TABLE staff (staff_id int PRIMARY KEY, first_name text, last_updated timestamptz NOT NULL);
          CREATE TABLE sales_order (sales_order_id int PRIMARY KEY, units_sold int, staff_id int, last_updated timestamptz NOT NULL);
@@ -245,15 +237,7 @@ Deno.test({
     const cluster = await startPostgres({ password });
     await using ws = await workspace({ pipelines: PIPELINES });
     try {
-      await Deno.mkdir(join(ws.dir, "models/ops"), { recursive: true });
-      await Deno.writeTextFile(
-        join(ws.dir, "models/ops/fact_orders.sql"),
-        "SELECT sales_order_id, units_sold, staff_id, last_updated FROM sales_order",
-      );
-      await Deno.writeTextFile(
-        join(ws.dir, "models/ops/dim_staff.sql"),
-        "SELECT staff_id, first_name FROM staff",
-      );
+      await writeModels(ws.dir);
       const db = new pg.Client({ connectionString: cluster.url });
       await db.connect();
       await db.query(
@@ -289,3 +273,16 @@ Deno.test({
     }
   },
 });
+
+/** The test pipeline's two models, beside its pipelines file. */
+async function writeModels(dir: string): Promise<void> {
+  await Deno.mkdir(join(dir, "models/ops"), { recursive: true });
+  await Deno.writeTextFile(
+    join(dir, "models/ops/fact_orders.sql"),
+    "SELECT sales_order_id, units_sold, staff_id, last_updated FROM sales_order",
+  );
+  await Deno.writeTextFile(
+    join(dir, "models/ops/dim_staff.sql"),
+    "SELECT staff_id, first_name FROM staff",
+  );
+}

@@ -9,14 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-import type { Server } from "node:http";
-import dynalite from "dynalite";
+import { startDynalite } from "../testing/dynalite.ts";
 import {
   type AttributeValue,
   BatchWriteItemCommand,
   type BatchWriteItemCommandOutput,
-  CreateTableCommand,
-  DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   ProvisionedThroughputExceededException,
@@ -39,49 +36,14 @@ interface Local {
 
 /** dynalite on a free port with the KPI table (date HASH, category RANGE) created and ACTIVE. */
 async function startLocal(): Promise<Local> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as { port: number };
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-  const stop = async () => {
-    client.destroy();
-    const closed = new Promise<void>((r) => server.close(() => r()));
-    server.closeAllConnections?.();
-    await closed;
-  };
+  const local = await startDynalite();
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        AttributeDefinitions: [
-          { AttributeName: "date", AttributeType: "S" },
-          { AttributeName: "category", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "date", KeyType: "HASH" },
-          { AttributeName: "category", KeyType: "RANGE" },
-        ],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-    // createTableMs: 0 still answers CREATING; it turns ACTIVE on the next timer tick.
-    for (let i = 0;; i++) {
-      const { Table } = await client.send(new DescribeTableCommand({ TableName: TABLE }));
-      if (Table?.TableStatus === "ACTIVE") break;
-      if (i > 200) throw new Error(`table stuck in ${Table?.TableStatus}`);
-    }
+    await local.createTable(TABLE, ["date", "category"]);
   } catch (error) {
-    await stop();
+    await local.stop();
     throw error;
   }
-  return { client, stop };
+  return local;
 }
 
 /** Replaces `client.send` with `fn`, which may pass commands on to the real one. */

@@ -283,6 +283,7 @@ function registerExtracts(
       continue;
     }
     let running = false;
+    const dynamo = openDynamo(config);
     Deno.cron(`etl-extract-${pipeline.name}`, pipeline.extract_schedule, async () => {
       if (running) return;
       running = true;
@@ -292,7 +293,7 @@ function registerExtracts(
           warehouse: connection.get(),
           notifier: deps.notifier,
           databaseUrl: config.sourceDatabaseUrl!,
-          dynamo: await openDynamo(config),
+          dynamo: await dynamo,
         }, pipeline);
         for (const line of tick.lines) deps.logger.info("{line}", { line });
       } catch (error) {

@@ -39,6 +39,7 @@ import type { Expr } from "../_shared/polars.ts";
 import type { ColumnType } from "../contract/schema.ts";
 import { parquetRows, STREAM_ROWS } from "../_shared/csv_chunks.ts";
 import { quoteIdent } from "../_shared/sql.ts";
+import { log } from "../_shared/log.ts";
 import type { SqlExecutor } from "./pg_family.ts";
 
 /**
@@ -349,6 +350,26 @@ export async function planBinaryCopy(
 ): Promise<ColumnType[] | undefined> {
   const [schema, types] = await Promise.all([parquetSchema(path), targetTypes(db, table)]);
   return binaryPlan(columns, schema, types);
+}
+
+/**
+ * The format a COPY uses: the binary plan when `format` is `binary` and the
+ * file and table allow it (see {@link planBinaryCopy}), else `undefined`
+ * (CSV); logged at debug level either way.
+ */
+export async function chooseCopyFormat(
+  format: "binary" | "csv",
+  db: SqlExecutor,
+  table: string,
+  columns: readonly string[],
+  path: string,
+): Promise<ColumnType[] | undefined> {
+  const kinds = format === "binary" ? await planBinaryCopy(db, table, columns, path) : undefined;
+  log("warehouse").debug("COPY into {table} as {format}", {
+    table,
+    format: kinds ? "binary" : "csv",
+  });
+  return kinds;
 }
 
 const utf8 = new TextEncoder();

@@ -22,10 +22,10 @@ import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 import {
   binaryCopySql,
   binarySlices,
+  chooseCopyFormat,
   type CopyFormat,
   copyHeader,
   copyTrailer,
-  planBinaryCopy,
 } from "./pg_binary.ts";
 import { log } from "../_shared/log.ts";
 import { inReadOnlyTransaction } from "./read_only.ts";
@@ -231,13 +231,7 @@ export class PgliteWarehouse extends PostgresFamily<PgliteExecutor> {
     parquetPath: string,
   ): Promise<number> {
     let rows = 0;
-    const kinds = this.copyFormat === "binary"
-      ? await planBinaryCopy(tx, table, columns, parquetPath)
-      : undefined;
-    log("warehouse").debug("COPY into {table} as {format}", {
-      table,
-      format: kinds ? "binary" : "csv",
-    });
+    const kinds = await chooseCopyFormat(this.copyFormat, tx, table, columns, parquetPath);
     // PGlite reads COPY input from a blob handed over with the query.
     if (kinds) {
       const sql = binaryCopySql(table, columns, "'/dev/blob'");

@@ -13,11 +13,11 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { log, redact } from "../_shared/log.ts";
+import { redact } from "../_shared/log.ts";
 import { RunError } from "../_shared/errors.ts";
 import { csvChunks } from "../_shared/csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
-import { binaryChunks, binaryCopySql, type CopyFormat, planBinaryCopy } from "./pg_binary.ts";
+import { binaryChunks, binaryCopySql, chooseCopyFormat, type CopyFormat } from "./pg_binary.ts";
 
 /** A pooled client, as a {@link SqlExecutor}. */
 export interface PgExecutor extends SqlExecutor {
@@ -121,13 +121,7 @@ export class PostgresWarehouse extends PostgresFamily<PgExecutor> {
     columns: string[],
     parquetPath: string,
   ): Promise<number> {
-    const kinds = this.copyFormat === "binary"
-      ? await planBinaryCopy(tx, table, columns, parquetPath)
-      : undefined;
-    log("warehouse").debug("COPY into {table} as {format}", {
-      table,
-      format: kinds ? "binary" : "csv",
-    });
+    const kinds = await chooseCopyFormat(this.copyFormat, tx, table, columns, parquetPath);
     const stream = tx.client.query(
       copyFrom(
         kinds ? binaryCopySql(table, columns, "STDIN") : copySql(table, columns, "STDIN"),

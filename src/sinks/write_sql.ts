@@ -103,8 +103,9 @@ function dayStart(dateExpr: string): string {
 /** One value as unambiguous text for the row hash: its length, `:`, the text; `-` for NULL. */
 function hashPart(c: OutputColumn): string {
   const q = quoteIdent(c.name);
-  // Redshift cannot cast BOOLEAN to text (AWS, "CAST function": boolean is not
-  // among the convertible types), so booleans are spelled out.
+  // Booleans are spelled out instead of cast to text: AWS, "Type compatibility and
+  // conversion", lists no BOOLEAN-to-character conversion for Redshift (not verified
+  // on a cluster; the CASE form needs no conversion either way).
   const text = c.type === "bool"
     ? `(CASE WHEN ${q} THEN 't' WHEN NOT ${q} THEN 'f' END)`
     : `CAST(${q} AS VARCHAR(65535))`;

@@ -152,7 +152,8 @@ export async function openWarehouse(
 ): Promise<Warehouse> {
   switch (config.warehouse.kind) {
     case "pglite": {
-      const { shared, ...pglite } = options;
+      const { shared, ...rest } = options;
+      const pglite = { sharedBuffers: config.warehouse.sharedBuffers, ...rest };
       if (shared) return new SharedPgliteWarehouse(config.warehouse.dir, pglite);
       return await PgliteWarehouse.open(config.warehouse.dir, pglite);
     }
@@ -204,6 +205,7 @@ export async function openReadOnlySql(
   switch (config.warehouse.kind) {
     case "pglite": {
       const w = await PgliteWarehouse.open(config.warehouse.dir, {
+        sharedBuffers: config.warehouse.sharedBuffers,
         holder: options.holder ?? "deno task sql",
       });
       return {

@@ -20,7 +20,6 @@ import type { PathContext, RunDeps, RunOptions } from "./pipeline/deps.ts";
 import { InterruptedError } from "./pipeline/interrupt.ts";
 import { stageAndLoad } from "./pipeline/local.ts";
 import { pushdownMonth } from "./pipeline/pushdown.ts";
-import { locateInputs, stageAndLoadMulti } from "./pipeline/multi.ts";
 import { isMulti } from "./contract/inputs.ts";
 
 export type { RunDeps, RunOptions } from "./pipeline/deps.ts";
@@ -200,7 +199,10 @@ export async function runMonth(
       await prepareOnce(warehouse!, pipeline);
       step = "locate";
     }
-    const located = isMulti(pipeline) ? await locateInputs(deps, pipeline, month) : undefined;
+    // Multi-table months import their machinery (models, references, per-table
+    // loads) only when the pipeline has inputs: ~100 ms less at every one-file start.
+    const multi = isMulti(pipeline) ? await import("./pipeline/multi.ts") : undefined;
+    const located = multi ? await multi.locateInputs(deps, pipeline, month) : undefined;
     const file = located?.file ?? await deps.source.locate(pipeline, month);
     report.source = { url: file.url, identity: file.identity, size: file.size };
     logger.info("located {url} ({size} bytes)", {
@@ -229,8 +231,9 @@ export async function runMonth(
       ledger: (r) => ledgerOf(r, "succeeded", now()),
       logger,
     };
-    if (located) await stageAndLoadMulti(deps, pipeline, month, report, ctx, located);
-    else if (warehouse?.pushdown && !options.dryRun) {
+    if (multi && located) {
+      await multi.stageAndLoadMulti(deps, pipeline, month, report, ctx, located);
+    } else if (warehouse?.pushdown && !options.dryRun) {
       await pushdownMonth(deps, pipeline, month, report, ctx);
     } else await stageAndLoad(deps, pipeline, month, report, ctx);
   } catch (error) {

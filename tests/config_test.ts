@@ -21,7 +21,7 @@ function problemsOf(error: unknown): string[] {
 Deno.test("loadConfig() with no environment selects the embedded default", async () => {
   const c = await loadConfig({ env: {} });
   assert.deepEqual(c.source, { kind: "local", dataDir: "datasets" });
-  assert.deepEqual(c.warehouse, { kind: "pglite", dir: ".data/warehouse" });
+  assert.deepEqual(c.warehouse, { kind: "pglite", dir: ".data/warehouse", sharedBuffers: "16MB" });
   assert.deepEqual(c.notify, { kind: "console" });
   assert.deepEqual(c.pipelines.map((p) => [p.name, p.table, p.compiled.sql]), [
     ["events", "events", `"amount" > 500`],
@@ -73,6 +73,14 @@ Deno.test("loadConfig() reports every problem at once, each with its field and s
   );
   assert.match(text, /^pipelines\[0\]\.columns\[0\]\.type \(.*\): Invalid option/m);
   assert.match((error as ConfigError).message, /^Invalid configuration \(7 problems\):/);
+});
+
+Deno.test("loadConfig() takes PGlite's shared_buffers from PGLITE_SHARED_BUFFERS and refuses a non-size", async () => {
+  const c = await loadConfig({ env: { PGLITE_SHARED_BUFFERS: "128MB" } });
+  assert.deepEqual(c.warehouse, { kind: "pglite", dir: ".data/warehouse", sharedBuffers: "128MB" });
+  const error = await loadConfig({ env: { PGLITE_SHARED_BUFFERS: "lots" } }).catch((e) => e);
+  assert.ok(error instanceof ConfigError, String(error));
+  assert.match(error.message, /PGLITE_SHARED_BUFFERS.*PostgreSQL size such as 16MB/);
 });
 
 Deno.test("loadConfig() names a missing or broken pipelines file", async () => {

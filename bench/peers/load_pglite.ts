@@ -12,7 +12,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { join } from "node:path";
 import { outputColumns } from "../../src/contract/schema.ts";
 import { BLOB_ROWS } from "../../src/_shared/csv_chunks.ts";
-import { PgliteWarehouse } from "../../src/sinks/pglite.ts";
+import { pgliteStartParams, PgliteWarehouse } from "../../src/sinks/pglite.ts";
 import { createTargetTable } from "../../src/sinks/tables.ts";
 import { quoteIdent } from "../../src/_shared/sql.ts";
 import {
@@ -49,7 +49,8 @@ try {
 }
 
 async function measureCeilings(path: string, rows: number): Promise<Ceilings> {
-  const db = await PGlite.create(path);
+  // The same start parameters the worker's warehouse opens with (shared_buffers).
+  const db = await PGlite.create(path, { startParams: pgliteStartParams() });
   try {
     // The target table without its index, then the two ceiling tables.
     await db.exec(createTargetTable(events, events.table, "postgres")[0]!);

@@ -46,6 +46,10 @@ const OTHER_VARIABLES: readonly string[] = [];
 const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default("datasets"),
   PGLITE_DIR: z.string().min(1).default(".data/warehouse"),
+  PGLITE_SHARED_BUFFERS: z.string().regex(
+    /^[1-9]\d{0,6}(kB|MB|GB)$/,
+    "must be a PostgreSQL size such as 16MB or 128MB",
+  ).default("16MB"),
   PIPELINES_FILE: z.string().min(1).default("config/pipelines.json"),
   AWS_BUCKET_NAME: z.string().regex(
     /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
@@ -323,7 +327,7 @@ function resolveWarehouse(
   if (redshiftKeys.length === 0) {
     return e.DATABASE_URL
       ? { kind: "postgres", url: e.DATABASE_URL }
-      : { kind: "pglite", dir: e.PGLITE_DIR };
+      : { kind: "pglite", dir: e.PGLITE_DIR, sharedBuffers: e.PGLITE_SHARED_BUFFERS };
   }
   {
     if (e.DATABASE_URL) {

@@ -24,7 +24,7 @@ export const STRATEGIES = ["copy", "insert", "pushdown"] as const;
 
 /** Where rows are loaded. */
 export type WarehouseConfig =
-  | { kind: "pglite"; dir: string }
+  | { kind: "pglite"; dir: string; sharedBuffers?: string }
   | { kind: "postgres"; url: string }
   | {
     kind: "redshift";

@@ -81,6 +81,7 @@ import { type PgCluster, startPostgres } from "../testing/postgres.ts";
 import { sqlType } from "../src/sinks/tables.ts";
 import { quoteIdent } from "../src/_shared/sql.ts";
 import { eventsPipeline } from "./peers/load_common.ts";
+import { updateReadme } from "./readme_section.ts";
 
 /** Everything `--only` accepts. */
 export const PARTS = [
@@ -971,6 +972,13 @@ async function runScaling(
 
 const SERVE_SECTION = "## serve under load";
 
+/** True for a run with every part at the default sizes (what the README's figures come from). */
+export function isWholeRun(options: Options): boolean {
+  const d = parseOptions([]);
+  return !options.smoke && options.only.size === PARTS.length && options.rows === d.rows &&
+    options.repeat === d.repeat && options.loadRows === d.loadRows;
+}
+
 async function writeResults(results: Results): Promise<string[]> {
   const dir = join(BENCH, "results");
   await Deno.mkdir(dir, { recursive: true });
@@ -995,6 +1003,11 @@ if (import.meta.main) {
   }
   const results = await runBenchmark(options);
   const written = await writeResults(results);
+  // Only a whole run at the default sizes speaks for the README.
+  if (isWholeRun(options)) {
+    await updateReadme(results, ROOT);
+    written.push("README.md (Performance figures)");
+  }
   console.log(renderMarkdown(results));
   say(`wrote ${written.map((p) => p.slice(ROOT.length)).join(", ")}`);
   const broken = results.contenders.filter((c) => c.status === "failed").length +

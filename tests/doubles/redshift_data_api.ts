@@ -1711,7 +1711,77 @@ const REFUSED_SYNTAX: ReadonlyArray<{ pattern: RegExp; message: string }> = [
 
 /** Redshift's refusal of a masked statement, or undefined when Redshift would accept its syntax. */
 export function redshiftRefusal(masked: string): string | undefined {
-  return REFUSED_SYNTAX.find((r) => r.pattern.test(masked))?.message ?? windowRefusal(masked);
+  return REFUSED_SYNTAX.find((r) => r.pattern.test(masked))?.message ?? windowRefusal(masked) ??
+    reservedWordRefusal(masked);
+}
+
+/**
+ * Redshift's reserved words (AWS, Database Developer Guide, "Reserved words"):
+ * "You can use the reserved words with delimited identifiers (double quotation
+ * marks)", so unquoted they are refused as names. PostgreSQL accepts many of
+ * them (e.g. `x AS open`, `t.tag`, `AS timestamp`), which is why the double checks.
+ */
+export const REDSHIFT_RESERVED: ReadonlySet<string> = new Set(
+  (
+    "AES128 AES256 ALL ALLOWOVERWRITE ANALYSE ANALYZE AND ANY ARRAY AS ASC AUTHORIZATION AZ64 " +
+    "BACKUP BETWEEN BINARY BLANKSASNULL BOTH BYTEDICT BZIP2 CASE CAST CHECK COLLATE COLUMN " +
+    "CONSTRAINT CREATE CREDENTIALS CROSS CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP " +
+    "CURRENT_USER CURRENT_USER_ID DEFAULT DEFERRABLE DEFLATE DEFRAG DELTA DELTA32K DESC " +
+    "DISABLE DISTINCT DO ELSE EMPTYASNULL ENABLE ENCODE ENCRYPT ENCRYPTION END EXCEPT " +
+    "EXPLICIT FALSE FOR FOREIGN FREEZE FROM FULL GLOBALDICT256 GLOBALDICT64K GRANT GROUP GZIP " +
+    "HAVING IDENTITY IGNORE ILIKE IN INITIALLY INNER INTERSECT INTERVAL INTO IS ISNULL JOIN " +
+    "LEADING LEFT LIKE LIMIT LOCALTIME LOCALTIMESTAMP LUN LUNS LZO LZOP MINUS MOSTLY16 " +
+    "MOSTLY32 MOSTLY8 NATURAL NEW NOT NOTNULL NULL NULLS OFF OFFLINE OFFSET OID OLD ON ONLY " +
+    "OPEN OR ORDER OUTER OVERLAPS PARALLEL PARTITION PERCENT PERMISSIONS PIVOT PLACING " +
+    "PRIMARY RAW READRATIO RECOVER REFERENCES REJECTLOG RESORT RESPECT RESTORE RIGHT SELECT " +
+    "SESSION_USER SIMILAR SNAPSHOT SOME SYSDATE SYSTEM TABLE TAG TDES TEXT255 TEXT32K THEN " +
+    "TIMESTAMP TO TOP TRAILING TRUE TRUNCATECOLUMNS UNION UNIQUE UNNEST UNPIVOT USER USING " +
+    "VERBOSE WALLET WHEN WHERE WITH WITHOUT"
+  ).split(" "),
+);
+
+/** What may follow `AS` without being a name: a query (CTAS, views) or a CAST's type. */
+const AFTER_AS = new Set(["SELECT", "WITH"]);
+
+/**
+ * An unquoted reserved word where a name goes, in the two places the SQL a
+ * user or the worker writes puts names after a keyword: an alias (`AS word`,
+ * outside a `CAST(... AS type)`) and a qualified name (`t.word`). A bare
+ * column reference (`SELECT open FROM t`) is not recognised: PostgreSQL
+ * itself refuses most of those words there.
+ */
+function reservedWordRefusal(masked: string): string | undefined {
+  const qualified = /\.\s*([A-Za-z_][A-Za-z0-9_$]*)/g;
+  for (let m = qualified.exec(masked); m; m = qualified.exec(masked)) {
+    if (/\d$/.test(masked.slice(0, m.index))) continue; // a number such as 1.5
+    if (REDSHIFT_RESERVED.has(m[1]!.toUpperCase())) return nearReserved(m[1]!);
+  }
+  const alias = /\bAS\s+([A-Za-z_][A-Za-z0-9_$]*)/gi;
+  for (let m = alias.exec(masked); m; m = alias.exec(masked)) {
+    const word = m[1]!.toUpperCase();
+    if (!REDSHIFT_RESERVED.has(word) || AFTER_AS.has(word)) continue;
+    if (insideCast(masked, m.index)) continue;
+    return nearReserved(m[1]!);
+  }
+  return undefined;
+}
+
+function nearReserved(word: string): string {
+  return `syntax error at or near "${word.toLowerCase()}": ${word.toUpperCase()} is a reserved ` +
+    `word; quote it ("${word.toLowerCase()}") to use it as a name`;
+}
+
+/** True when the innermost parenthesis open at `at` is a `CAST(`'s. */
+function insideCast(masked: string, at: number): boolean {
+  let depth = 0;
+  for (let i = at - 1; i >= 0; i--) {
+    if (masked[i] === ")") depth++;
+    else if (masked[i] === "(") {
+      if (depth === 0) return /\bCAST\s*$/i.test(masked.slice(0, i));
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** The text between the parenthesis at `open` and its match (exclusive), and the index after. */

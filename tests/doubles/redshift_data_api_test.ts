@@ -211,6 +211,12 @@ Deno.test("redshift SQL rules: PostgreSQL-only syntax refused, constraints infor
     "SELECT LAG(a) OVER (ORDER BY b ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t",
     "SELECT ROW_NUMBER() OVER (ORDER BY b ROWS UNBOUNDED PRECEDING) FROM t",
     "SELECT LAG(a) OVER w FROM t WINDOW w AS (ORDER BY b)",
+    // "Reserved words": only quoted as names (PostgreSQL accepts each of these).
+    "SELECT a AS open FROM t",
+    "SELECT a AS tag, b FROM t",
+    "SELECT CAST(a AS INT) AS timestamp FROM t",
+    "SELECT t.open FROM t",
+    "SELECT x.percent FROM (SELECT 1 AS p) x",
   ];
   for (const sql of refused) {
     assert.ok(redshiftRefusal(maskSql(sql).text), `refused: ${sql}`);
@@ -222,6 +228,11 @@ Deno.test("redshift SQL rules: PostgreSQL-only syntax refused, constraints infor
       "SELECT 'ON CONFLICT RETURNING'",
       "SELECT LAG(COALESCE(a, 0)) OVER (PARTITION BY b ORDER BY c) FROM t",
       "SELECT ROW_NUMBER() OVER (PARTITION BY b) FROM t",
+      'SELECT a AS "open", t."tag" FROM t',
+      "SELECT CAST(a AS TIMESTAMP) AS ts, 1.5 AS x FROM t",
+      "CREATE TABLE n AS SELECT 1 AS one",
+      "CREATE OR REPLACE VIEW v AS WITH w AS (SELECT 1 AS a) SELECT a FROM w",
+      "SELECT s.start_at FROM public.s",
     ]
   ) {
     assert.equal(redshiftRefusal(maskSql(sql).text), undefined, `accepted: ${sql}`);

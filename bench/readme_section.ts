@@ -85,10 +85,34 @@ export async function updateReadme(results: Results, root: string): Promise<void
 }
 
 if (import.meta.main) {
+  // --check: exit 1 when the README's figures are not the ones latest.json gives (tests run this
+  // in a subprocess, so the bench modules stay out of the suite's coverage); --readme: another file.
+  const check = Deno.args.includes("--check");
+  const at = Deno.args.indexOf("--readme");
   const root = join(import.meta.dirname!, "..");
+  const path = at >= 0 ? Deno.args[at + 1]! : join(root, "README.md");
   const results = JSON.parse(
     await Deno.readTextFile(join(root, "bench/results/latest.json")),
   ) as Results;
-  await updateReadme(results, root);
-  console.log(`README.md: Performance figures from the run at ${results.machine.commit}`);
+  const readme = await Deno.readTextFile(path);
+  let updated: string;
+  try {
+    updated = replaceSection(readme, renderReadmeSection(results));
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(1);
+  }
+  if (check) {
+    if (updated !== readme) {
+      console.error(
+        `${path}: the Performance figures are not the run at ${results.machine.commit}; ` +
+          "run deno run --allow-read --allow-write bench/readme_section.ts",
+      );
+      Deno.exit(1);
+    }
+    console.log(`${path}: Performance figures match the run at ${results.machine.commit}`);
+  } else {
+    await Deno.writeTextFile(path, updated);
+    console.log(`${path}: Performance figures from the run at ${results.machine.commit}`);
+  }
 }

@@ -1006,7 +1006,7 @@ if (import.meta.main) {
   // Only a whole run at the default sizes speaks for the README.
   if (isWholeRun(options)) {
     await updateReadme(results, ROOT);
-    written.push("README.md (Performance figures)");
+    written.push(join(ROOT, "README.md"));
   }
   console.log(renderMarkdown(results));
   say(`wrote ${written.map((p) => p.slice(ROOT.length)).join(", ")}`);

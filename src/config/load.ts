@@ -28,6 +28,7 @@ import { parseFaultPoints } from "../_shared/fault_points.ts";
 import {
   type AwsConfig,
   type Config,
+  DEFAULT_PGLITE_SHARED_BUFFERS,
   type ResolvedPipeline,
   STRATEGIES,
   type WarehouseConfig,
@@ -49,7 +50,7 @@ const EnvSchema = z.object({
   PGLITE_SHARED_BUFFERS: z.string().regex(
     /^[1-9]\d{0,6}(kB|MB|GB)$/,
     "must be a PostgreSQL size such as 16MB or 128MB",
-  ).default("16MB"),
+  ).default(DEFAULT_PGLITE_SHARED_BUFFERS),
   PIPELINES_FILE: z.string().min(1).default("config/pipelines.json"),
   AWS_BUCKET_NAME: z.string().regex(
     /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,

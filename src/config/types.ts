@@ -22,6 +22,12 @@ export type SourceConfig =
 /** Redshift load strategies. */
 export const STRATEGIES = ["copy", "insert", "pushdown"] as const;
 
+/**
+ * PGlite's `shared_buffers` unless `PGLITE_SHARED_BUFFERS` says otherwise
+ * (why 16 MB: `pgliteStartParams` in `sinks/pglite.ts`).
+ */
+export const DEFAULT_PGLITE_SHARED_BUFFERS = "16MB";
+
 /** Where rows are loaded. */
 export type WarehouseConfig =
   | { kind: "pglite"; dir: string; sharedBuffers?: string }

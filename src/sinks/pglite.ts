@@ -17,6 +17,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { dirname } from "node:path";
 import { RunError } from "../_shared/errors.ts";
+import { DEFAULT_PGLITE_SHARED_BUFFERS } from "../config/types.ts";
 import { BLOB_ROWS, csvChunks } from "../_shared/csv_chunks.ts";
 import { copySql, PostgresFamily, type SqlExecutor } from "./pg_family.ts";
 import {
@@ -64,7 +65,7 @@ export interface PgliteOptions {
    * column types binary cannot feed, see `planBinaryCopy`) or `csv` always.
    */
   copyFormat?: CopyFormat;
-  /** PostgreSQL's `shared_buffers` for this instance (default {@link DEFAULT_SHARED_BUFFERS}). */
+  /** PostgreSQL's `shared_buffers` for this instance (default {@link DEFAULT_PGLITE_SHARED_BUFFERS}). */
   sharedBuffers?: string;
 }
 
@@ -106,9 +107,6 @@ export interface PgliteExecutor extends SqlExecutor {
   copyBlob(sql: string, blob: Blob): Promise<number>;
 }
 
-/** PGlite's `shared_buffers` unless told otherwise (`PGLITE_SHARED_BUFFERS`). */
-export const DEFAULT_SHARED_BUFFERS = "16MB";
-
 /**
  * PGlite's start parameters: its defaults plus `shared_buffers`. PostgreSQL's
  * 128 MB default is memory the WebAssembly heap allocates and touches at every
@@ -116,7 +114,7 @@ export const DEFAULT_SHARED_BUFFERS = "16MB";
  * instead of 313 MiB (bench/README.md, "Levers"); a month's load is one COPY
  * whose pages are written once, so it does not need a big buffer pool.
  */
-export function pgliteStartParams(sharedBuffers: string = DEFAULT_SHARED_BUFFERS): string[] {
+export function pgliteStartParams(sharedBuffers: string = DEFAULT_PGLITE_SHARED_BUFFERS): string[] {
   return [...PGlite.defaultStartParams, "-c", `shared_buffers=${sharedBuffers}`];
 }
 
